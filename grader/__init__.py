@@ -1,0 +1,1 @@
+"""The judge: runs submissions in fresh processes, checks, times, scores and reports."""

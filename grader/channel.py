@@ -1,0 +1,152 @@
+"""The result channel from a child process to the grader: framed JSON headers and raw arrays.
+
+The parent never unpickles anything a child sent: a pickle from a submission's process would
+run the submission's code in the grader. Frames are JSON plus raw numeric buffers, parsed with a
+dtype whitelist. Each frame carries a per-run token that the child received on stdin; a frame
+with a wrong token, or bytes that are not a frame, mark the channel as tampered with.
+
+Layout of one frame::
+
+    b"CWB1" | token (16 B) | header length (u32) | header JSON | per array: length (u64) | bytes
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+MAGIC = b"CWB1"
+TOKEN_BYTES = 16
+_PREFIX = struct.Struct("<4s16sI")
+_LENGTH = struct.Struct("<Q")
+MAX_HEADER_BYTES = 1 << 20
+MAX_ARRAY_BYTES = 1 << 32
+ALLOWED_DTYPE_KINDS = "biufc"  # bool, int, uint, float, complex: never object or void
+
+
+@dataclass
+class Frame:
+    header: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return str(self.header.get("type", ""))
+
+
+class FrameWriter:
+    """Child side: writes frames to an inherited pipe."""
+
+    def __init__(self, fd: int, token: bytes):
+        self._fd = fd
+        self._token = token
+
+    def send(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
+        arrays = arrays or {}
+        contiguous = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+        header = dict(header)
+        header["arrays"] = [
+            {"name": name, "dtype": a.dtype.str, "shape": list(a.shape)}
+            for name, a in contiguous.items()
+        ]
+        encoded = json.dumps(header, allow_nan=True).encode()
+        parts = [_PREFIX.pack(MAGIC, self._token, len(encoded)), encoded]
+        for a in contiguous.values():
+            parts.append(_LENGTH.pack(a.nbytes))
+            parts.append(a.tobytes())
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+
+
+class ChannelError(Exception):
+    """The bytes on the channel are not frames this run's harness wrote."""
+
+
+class FrameReader:
+    """Parent side: incremental parser. Feed it bytes as they arrive; it returns whole frames."""
+
+    def __init__(self, token: bytes):
+        self._token = token
+        self._buffer = bytearray()
+        self.error: str | None = None
+
+    def feed(self, data: bytes) -> list[Frame]:
+        if self.error:
+            return []
+        self._buffer += data
+        frames = []
+        try:
+            while (frame := self._next_frame()) is not None:
+                frames.append(frame)
+        except ChannelError as exc:
+            self.error = str(exc)
+            self._buffer.clear()
+        return frames
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._buffer)
+
+    def _next_frame(self) -> Frame | None:
+        buf = self._buffer
+        if len(buf) < _PREFIX.size:
+            if buf and not MAGIC.startswith(bytes(buf[:4])):
+                raise ChannelError("bytes that are not a grader frame were written to the channel")
+            return None
+        magic, token, header_len = _PREFIX.unpack_from(buf)
+        if magic != MAGIC:
+            raise ChannelError("bytes that are not a grader frame were written to the channel")
+        if token != self._token:
+            raise ChannelError("a frame with a forged token was written to the channel")
+        if header_len > MAX_HEADER_BYTES:
+            raise ChannelError(f"a frame header of {header_len} bytes is too large")
+        end = _PREFIX.size + header_len
+        if len(buf) < end:
+            return None
+        try:
+            header = json.loads(bytes(buf[_PREFIX.size : end]))
+        except ValueError as exc:
+            raise ChannelError(f"a frame header is not JSON: {exc}") from None
+        if not isinstance(header, dict):
+            raise ChannelError("a frame header is not a JSON object")
+        specs = header.get("arrays", [])
+        if not isinstance(specs, list):
+            raise ChannelError("a frame's array list is malformed")
+        arrays: dict[str, np.ndarray] = {}
+        offset = end
+        for spec in specs:
+            if len(buf) < offset + _LENGTH.size:
+                return None
+            (nbytes,) = _LENGTH.unpack_from(buf, offset)
+            offset += _LENGTH.size
+            if nbytes > MAX_ARRAY_BYTES:
+                raise ChannelError(f"an array of {nbytes} bytes is larger than the channel allows")
+            if len(buf) < offset + nbytes:
+                return None
+            arrays[str(spec.get("name"))] = _decode_array(spec, buf[offset : offset + nbytes])
+            offset += nbytes
+        del buf[:offset]
+        return Frame(header, arrays)
+
+
+def _decode_array(spec: Any, raw: bytearray) -> np.ndarray:
+    try:
+        dtype = np.dtype(str(spec["dtype"]))
+        shape = tuple(int(d) for d in spec["shape"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ChannelError(f"a frame's array description is malformed: {exc}") from None
+    if dtype.kind not in ALLOWED_DTYPE_KINDS or dtype.hasobject:
+        raise ChannelError(f"dtype {dtype} is not allowed on the channel")
+    if any(d < 0 for d in shape) or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(
+        raw
+    ):
+        raise ChannelError("an array's size does not match its shape and dtype")
+    return np.frombuffer(bytes(raw), dtype=dtype).reshape(shape)

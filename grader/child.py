@@ -1,0 +1,377 @@
+"""The child process: imports one submission and runs one phase of a lab on it.
+
+Started by :mod:`grader.sandbox` as ``python -m grader.child FD`` with the job as JSON on stdin.
+It sends frames on file descriptor FD (see :mod:`grader.channel`) and never decides a verdict:
+outputs go back to the parent, which alone knows the expected values.
+
+Phases:
+    check   run every correctness case twice (the second time with new values written into the
+            same buffers, so cached results fail) and send back outputs and inputs;
+    time    time every benchmark cold, rotating input sets through fixed buffers, and send back
+            a fingerprint of every output produced while timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import devices, errors
+from grader.channel import FrameWriter
+from grader.spec import KernelTask, Lab
+
+
+def rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def nvtx_range(message: str):
+    """An NVTX range around a stage, so nsys shows it; nothing where nvtx is missing."""
+    try:
+        import nvtx
+    except ImportError:
+        return contextlib.nullcontext()
+    return nvtx.annotate(message, domain="cwb")
+
+
+class Harness:
+    def __init__(self, job: dict[str, Any], writer: FrameWriter):
+        import labs
+
+        self.job = job
+        self.send = writer.send
+        self.lab: Lab = labs.get(job["lab"])
+        self.submission = Path(job["submission"])
+        self.poisoned = False  # after a CUDA error the context is unusable
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        info = devices.device_info()
+        timer = None
+        if self.job["phase"] == "time":
+            from grader.timing import EventTimer
+
+            timer = EventTimer(warmup_s=self.job.get("warmup_s", 0.1))
+            info["sync_gap_s"] = timer.calibrate()
+        # Import the array libraries the tasks use before the submission, so the snapshot
+        # below holds the real timing functions.
+        task_arrays = {
+            t["task"]: devices.arrays_for(self.lab.task(t["task"]).array_module)
+            for t in self.job["tasks"]
+        }
+        from grader.timing import replaced_timing_functions, timing_snapshot
+
+        snapshot = timing_snapshot()
+        self.send({"type": "hello", "device": info, "pid": os.getpid()})
+        module = self.load_submission()
+        if module is None:
+            return
+        for task_job in self.job["tasks"]:
+            task = self.lab.task(task_job["task"])
+            fn = self.entry_point(module, task)
+            if fn is None:
+                continue
+            arrays = task_arrays[task.name]
+            if self.job["phase"] == "check":
+                self.check_task(task, fn, arrays, task_job["cases"])
+            else:
+                self.time_task(task, fn, arrays, task_job["benchmarks"], timer)
+            replaced = replaced_timing_functions(snapshot)
+            if replaced:
+                self.send({"type": "tampered", "task": task.name, "replaced": replaced})
+            if self.poisoned:
+                break
+        if timer is not None and self.job.get("ceilings") and not self.poisoned:
+            self.measure_ceilings(timer)
+        self.send({"type": "done"})
+
+    def load_submission(self) -> Any:
+        sys.path.insert(0, str(self.submission.parent))
+        spec = importlib.util.spec_from_file_location("submission", self.submission)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["submission"] = module
+        try:
+            with nvtx_range("import submission"):
+                spec.loader.exec_module(module)
+        except BaseException as exc:
+            info = errors.describe(exc, self.submission)
+            if info["kind"] not in ("exited", "not_implemented"):
+                info["kind"] = "import_error"
+            self.send({"type": "fatal", "stage": "import", "error": info})
+            return None
+        return module
+
+    def entry_point(self, module: Any, task: KernelTask) -> Any:
+        fn = getattr(module, task.entry, None)
+        if fn is None or not callable(fn):
+            self.send(
+                {
+                    "type": "fatal",
+                    "stage": "entry",
+                    "task": task.name,
+                    "error": {
+                        "kind": "missing_function",
+                        "type": "AttributeError",
+                        "message": f"the submission has no function named {task.entry!r}",
+                    },
+                }
+            )
+            return None
+        args = [*task.arg_names, "out"]
+        try:
+            inspect.signature(fn).bind(*args)
+        except TypeError as exc:
+            wanted = ", ".join(args)
+            self.send(
+                {
+                    "type": "fatal",
+                    "stage": "entry",
+                    "task": task.name,
+                    "error": {
+                        "kind": "signature",
+                        "type": "TypeError",
+                        "message": f"{task.entry} must take ({wanted}): {exc}",
+                    },
+                }
+            )
+            return None
+        except ValueError:
+            pass  # no signature to read (a builtin or a compiled dispatcher): call it anyway
+        return fn
+
+    # -- check phase --------------------------------------------------------------------------
+
+    def check_task(self, task: KernelTask, fn: Any, arrays: devices.Arrays, cases: list) -> None:
+        for index, case in enumerate(cases):
+            self.run_case(task, fn, arrays, case)
+            self.send(
+                {
+                    "type": "progress",
+                    "done": index + 1,
+                    "total": len(cases),
+                    "text": f"{task.name} {case['name']}",
+                }
+            )
+            if self.poisoned:
+                return
+
+    def run_case(self, task: KernelTask, fn: Any, arrays: devices.Arrays, case: dict) -> None:
+        params = case["params"]
+        inputs = task.make_inputs(params, rng(case["seeds"][0]))
+        device_inputs = {
+            name: arrays.to_device(v) if isinstance(v, np.ndarray) else v
+            for name, v in inputs.items()
+        }
+        base, out = arrays.guarded_empty(task.output_shape(params), task.output_dtype)
+        for call, seed in enumerate(case["seeds"]):
+            if call > 0:
+                # New values in the same buffers: a result cached by pointer or shape is stale.
+                for name, value in task.make_inputs(params, rng(seed)).items():
+                    if isinstance(value, np.ndarray):
+                        arrays.copy(device_inputs[name], arrays.to_device(value))
+                    else:
+                        device_inputs[name] = value
+                arrays.fill_poison(base)
+            header = {"type": "case", "task": task.name, "case": case["name"], "call": call}
+            args = [device_inputs[name] for name in task.arg_names]
+            started = time.perf_counter()
+            try:
+                with nvtx_range(f"{task.entry} {case['name']}"):
+                    result = fn(*args, out)
+                    arrays.synchronize()
+            except BaseException as exc:
+                error = errors.describe(exc, self.submission)
+                self.poisoned = error["kind"] == "cuda_error"
+                self.send({**header, "status": "error", "error": error})
+                return
+            header["elapsed_s"] = time.perf_counter() - started
+            self.send_result(task, arrays, header, result, out, base, device_inputs)
+
+    def send_result(
+        self,
+        task: KernelTask,
+        arrays: devices.Arrays,
+        header: dict[str, Any],
+        result: Any,
+        out: Any,
+        base: Any,
+        device_inputs: dict[str, Any],
+    ) -> None:
+        payload: dict[str, np.ndarray] = {}
+        header = {**header, "status": "returned", "returned": devices.describe(result)}
+        header["is_device_array"] = arrays.is_device_array(result)
+        pointer = arrays.pointer(result) if header["is_device_array"] else None
+        header["aliases"] = [
+            name
+            for name, value in device_inputs.items()
+            if pointer is not None and arrays.pointer(value) == pointer
+        ]
+        try:
+            if header["is_device_array"]:
+                payload["output"] = arrays.to_host(result)
+            full = arrays.to_host(base)
+        except BaseException as exc:
+            error = errors.describe(exc, self.submission)
+            self.poisoned = error["kind"] == "cuda_error"
+            self.send({**header, "status": "error", "error": error})
+            return
+        guard = devices.GUARD_ELEMENTS
+        payload["guard_before"] = full[:guard]
+        payload["guard_after"] = full[-guard:]
+        for name, value in device_inputs.items():
+            if arrays.is_device_array(value):
+                payload[f"input.{name}"] = arrays.to_host(value)
+        self.send(header, payload)
+
+    # -- time phase ---------------------------------------------------------------------------
+
+    def time_task(self, task, fn, arrays, benchmarks: list, timer) -> None:
+        from grader.timing import StopRule
+
+        rule = StopRule.from_dict(self.job.get("stop_rule"))
+        for index, bench in enumerate(benchmarks):
+            self.send(
+                {
+                    "type": "progress",
+                    "done": index,
+                    "total": len(benchmarks),
+                    "text": f"timing {task.name} {bench['name']}",
+                }
+            )
+            try:
+                with nvtx_range(f"time {task.entry} {bench['name']}"):
+                    frame = self.time_benchmark(task, fn, arrays, bench, timer, rule)
+            except BaseException as exc:
+                error = errors.describe(exc, self.submission)
+                self.poisoned = error["kind"] == "cuda_error"
+                self.send(
+                    {
+                        "type": "bench",
+                        "task": task.name,
+                        "bench": bench["name"],
+                        "status": "error",
+                        "error": error,
+                    }
+                )
+                if self.poisoned:
+                    return
+                continue
+            self.send(frame)
+        self.send(
+            {"type": "progress", "done": len(benchmarks), "total": len(benchmarks), "text": ""}
+        )
+
+    def time_benchmark(self, task, fn, arrays, bench: dict, timer, rule) -> dict[str, Any]:
+        import cupy
+
+        params = bench["params"]
+        input_sets = [task.make_inputs(params, rng(seed)) for seed in bench["seeds"]]
+        names = [n for n, v in input_sets[0].items() if isinstance(v, np.ndarray)]
+        pristine = [{n: arrays.to_device(s[n]) for n in names} for s in input_sets]
+        work = {n: arrays.to_device(input_sets[0][n]) for n in names}
+        base, out = arrays.guarded_empty(task.output_shape(params), task.output_dtype)
+        size = int(np.prod(task.output_shape(params)))
+        weights_host = rng(bench["weights_seed"]).uniform(0.5, 1.5, size)
+        weights = cupy.asarray(weights_host)
+        guard = devices.GUARD_ELEMENTS
+        state: dict[str, Any] = {}
+        fingerprints: list[list[float]] = []
+        guard_violations = 0
+
+        def prepare(i: int) -> None:
+            k = i % len(input_sets)
+            for n in names:
+                arrays.copy(work[n], pristine[k][n])
+            arrays.fill_poison(base)
+            state["set"] = k
+            state["args"] = [work[n] if n in work else input_sets[k][n] for n in task.arg_names]
+
+        def call() -> Any:
+            return fn(*state["args"], out)
+
+        def check(i: int, result: Any) -> None:
+            nonlocal guard_violations
+            fp = float("nan")
+            if arrays.is_device_array(result) and tuple(result.shape) == tuple(out.shape):
+                fp = float(cupy.dot(arrays.view(result).ravel().astype(cupy.float64), weights))
+            fingerprints.append([state["set"], fp])
+            whole = arrays.view(base)
+            if not bool(cupy.isnan(whole[:guard]).all() & cupy.isnan(whole[-guard:]).all()):
+                guard_violations += 1
+
+        stats = timer.measure(call, rule, prepare=prepare, check=check)
+        frame: dict[str, Any] = {
+            "type": "bench",
+            "task": task.name,
+            "bench": bench["name"],
+            "status": "timed",
+            "stats": stats.to_dict(),
+            "fingerprints": fingerprints,
+            "guard_violations": guard_violations,
+        }
+        if self.job.get("reference"):
+            # Only the reference's process computes what the fingerprints should be.
+            tol = task.effective_tolerance
+            expected_fp, bounds = [], []
+            for inputs in input_sets:
+                expected, scale = task.expected(inputs)
+                expected_fp.append(float(np.dot(expected.ravel(), weights_host)))
+                bounds.append(float(np.dot(tol.atol + tol.rtol * scale.ravel(), weights_host)))
+            frame["expected_fingerprints"] = expected_fp
+            frame["fingerprint_bounds"] = bounds
+        return frame
+
+    def measure_ceilings(self, timer) -> None:
+        """Device-to-device copy bandwidth, counting bytes read plus bytes written."""
+        import cupy
+
+        from grader.timing import StopRule
+
+        free, _total = cupy.cuda.runtime.memGetInfo()
+        nbytes = int(min(1 << 30, free // 8))
+        src = cupy.ones(nbytes, dtype=cupy.uint8)
+        dst = cupy.empty_like(src)
+        kind = cupy.cuda.runtime.memcpyDeviceToDevice
+
+        def copy() -> None:
+            cupy.cuda.runtime.memcpyAsync(dst.data.ptr, src.data.ptr, nbytes, kind, 0)
+
+        with nvtx_range("ceiling: device copy"):
+            stats = timer.measure(copy, StopRule(max_samples=200, time_cap_s=1.0), cold=False)
+        self.send(
+            {
+                "type": "ceiling",
+                "name": "copy_bandwidth",
+                "bytes_per_s": 2 * nbytes / stats.median_s,
+                "bytes": 2 * nbytes,
+                "stats": stats.to_dict(),
+            }
+        )
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    job = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    writer = FrameWriter(fd, bytes.fromhex(job.pop("token")))
+    try:
+        Harness(job, writer).run()
+    except BaseException as exc:
+        writer.send({"type": "fatal", "stage": "harness", "error": errors.describe(exc)})
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""`cwb`: the workbench's command line.
+
+    cwb list                          the labs
+    cwb run lab0                      grade your stub: labs/lab0_vecadd/student.py
+    cwb grade lab0 subs/*/            grade a class (secret seeds, gradebook, Gradescope JSON)
+    cwb selftest lab0 | all           the grader checked against its own fixtures
+    cwb doctor                        what this machine can do
+    cwb calibrate                     on a GPU: the timer against do_bench, and grading spread
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+import labs
+from grader.progress import RichProgress
+from grader.report import write_report
+from grader.results import RunResult
+from grader.runner import Grader, Options
+from grader.spec import ROOT, Lab
+from grader.timing import StopRule
+
+console = Console()
+MODES = click.Choice(["auto", "gpu", "simulator"])
+
+
+def _lab(name: str) -> Lab:
+    try:
+        return labs.get(name)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0])) from None
+
+
+def _summary(result: RunResult) -> None:
+    colour = "green" if result.points == result.max_points - result.unmeasured_points else "red"
+    if result.failure is None and result.unmeasured_points:
+        colour = "yellow"
+    console.print(f"[bold]{result.lab_title}[/]: [{colour}]{result.headline}[/]")
+    table = Table(show_header=True, header_style="bold")
+    for column in ("task", "item", "points", "how"):
+        table.add_column(column)
+    for line in result.rubric:
+        points = f"{line.points:g}" if line.measured else "-"
+        table.add_row(line.task, line.kind, f"{points} / {line.max_points:g}", line.detail)
+    console.print(table)
+    failing = [c for c in result.cases if not c.passed]
+    if failing:
+        first = failing[0]
+        console.print(f"[red]{first.case}[/]: {first.message}")
+        for mismatch in first.mismatches[:3]:
+            console.print(f"    {mismatch}")
+    for step in result.next_steps:
+        console.print(f"[bold]next:[/] {step}")
+    for flag in result.flags:
+        console.print(f"[yellow]flag:[/] {flag}")
+
+
+@click.group(help=__doc__)
+def main() -> None:
+    pass
+
+
+@main.command("list")
+def list_labs() -> None:
+    """The labs, in course order."""
+    table = Table("lab", "title", "tasks", "points", "handout")
+    for lab in labs.all_labs():
+        table.add_row(lab.name, lab.title, ", ".join(t.name for t in lab.tasks),
+                      f"{lab.max_points:g}", str(lab.handout.relative_to(ROOT)))
+    console.print(table)
+
+
+def _options(mode: str, timeout: float | None, **kwargs) -> Options:
+    return Options(mode=mode, timeout_s=timeout, **kwargs)
+
+
+@main.command()
+@click.argument("lab_name", metavar="LAB")
+@click.option("--submission", type=click.Path(path_type=Path), help="default: the lab's student.py")
+@click.option("--mode", type=MODES, default="auto", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=ROOT / "reports", show_default=True)
+@click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
+def run(lab_name: str, submission: Path | None, mode: str, out: Path, timeout: float | None) -> None:
+    """Grade your work on LAB and write reports/LAB.html."""
+    lab = _lab(lab_name)
+    with RichProgress() as progress:
+        grader = Grader(lab, _options(mode, timeout), progress)
+        result = grader.grade(submission or lab.student_path, student="you")
+    html, js = write_report(result, out, lab.name)
+    _summary(result)
+    console.print(f"Report: [link=file://{html.resolve()}]{html}[/link]  (JSON: {js})")
+
+
+def _find_submission(path: Path, lab: Lab) -> Path:
+    if path.is_dir():
+        for candidate in (path / "student.py", path / lab.slug / "student.py",
+                          path / "labs" / lab.slug / "student.py"):
+            if candidate.is_file():
+                return candidate
+    return path
+
+
+@main.command()
+@click.argument("lab_name", metavar="LAB")
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="default: reports/grades/LAB")
+@click.option("--secret", envvar="CWB_SECRET", help="mixed into every seed (default: random)")
+@click.option("--samples", type=int, default=50, show_default=True, help="timed samples each")
+@click.option("--mode", type=MODES, default="auto", show_default=True)
+@click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
+def grade(lab_name: str, submissions: tuple[Path, ...], out: Path | None, secret: str | None,
+          samples: int, mode: str, timeout: float | None) -> None:
+    """Grade many SUBMISSIONS (files, or folders holding student.py) of LAB.
+
+    Each gets a fresh process, the same secret seeds and a fixed number of timed samples; one
+    failure never stops the batch. Writes a report per student, gradebook.csv, and a Gradescope
+    results.json per student.
+    """
+    lab = _lab(lab_name)
+    out = out or ROOT / "reports" / "grades" / lab.name
+    out.mkdir(parents=True, exist_ok=True)
+    options = _options(mode, timeout, secret=secret or secrets.token_hex(16),
+                       stop_rule=StopRule(fixed=samples))
+    rows = []
+    with RichProgress() as progress:
+        grader = Grader(lab, options, progress)
+        for index, given in enumerate(submissions, 1):
+            name = given.name if given.is_dir() else given.stem
+            progress.prefix = f"[{index}/{len(submissions)}] {name}: "
+            result = grader.grade(_find_submission(given, lab), student=name, graded=True)
+            html, _ = write_report(result, out / name, lab.name)
+            (out / name / "results.json").write_text(json.dumps(gradescope(result), indent=2))
+            rows.append({"student": name, "points": result.points,
+                         "max_points": result.max_points,
+                         "not_measured": result.unmeasured_points,
+                         "failure": result.failure.reason if result.failure else "",
+                         "flags": " | ".join(result.flags),
+                         "report": str(html.relative_to(out))})
+            console.print(f"{name}: {result.headline}")
+    with open(out / "gradebook.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    console.print(f"Gradebook: {out / 'gradebook.csv'}")
+
+
+def gradescope(result: RunResult) -> dict:
+    """Gradescope's results.json for one student."""
+    tests = [{"name": f"{line.task}: {line.kind}", "score": line.points,
+              "max_score": line.max_points, "output": line.detail,
+              "status": "passed" if line.points == line.max_points else "failed"}
+             for line in result.rubric]
+    output = result.headline
+    if result.failure:
+        output += f"\n{result.failure.message}\n{result.failure.hint}"
+    return {"score": result.points, "max_score": result.max_points, "output": output,
+            "tests": tests}
+
+
+@main.command()
+@click.argument("lab_names", nargs=-1, metavar="LAB... | all")
+@click.option("--mode", type=MODES, default="auto", show_default=True)
+@click.option("--only", default="", help="only fixtures whose name contains this")
+@click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
+@click.option("--out", type=click.Path(path_type=Path), default=ROOT / "reports" / "selftest",
+              show_default=True)
+def selftest(lab_names: tuple[str, ...], mode: str, only: str, timeout: float | None,
+             out: Path) -> None:
+    """The reference gets full marks; every known-wrong submission gets 0 for its reason."""
+    from grader.selftest import run_selftest
+
+    names = list(labs.LABS) if not lab_names or "all" in lab_names else list(lab_names)
+    failed = 0
+    for name in names:
+        lab = _lab(name)
+        table = Table("fixture", "expected", "points", "reason", "verdict", "message",
+                      title=f"selftest {lab.name}")
+
+        with RichProgress() as progress:
+            grader = Grader(lab, _options(mode, timeout), progress)
+            console.print(f"[bold]selftest {lab.name}[/] ({grader.mode})")
+
+            def show(row, lab=lab) -> None:
+                verdict = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]skipped[/]"}
+                points = "-" if row.points is None else f"{row.points:g}/{row.max_points:g}"
+                table.add_row(row.fixture, row.expected, points, row.reason or "",
+                              verdict[row.ok], row.message[:90])
+                console.print(f"  {row.fixture}: {verdict[row.ok]} {points} {row.reason or ''}")
+                if row.result is not None:
+                    write_report(row.result, out / lab.name, row.fixture.replace("/", "__"))
+
+            rows = run_selftest(grader, on_row=show, only=only)
+        console.print(table)
+        failed += sum(row.ok is False for row in rows)
+    if failed:
+        console.print(f"[red]{failed} fixture(s) were not graded as expected[/]")
+        sys.exit(1)
+    console.print("[green]every fixture was graded as expected[/]")
+
+
+@main.command()
+def doctor() -> None:
+    """What GPU, driver, CUDA, CuPy, numba and profilers this machine has."""
+    from grader.doctor import examine
+
+    facts, conclusions = examine()
+    mark = {True: "[green]yes[/]", False: "[red]no[/]", None: ""}
+    table = Table("", "found", "", title="This machine")
+    for f in facts:
+        table.add_row(f.name, f.value, mark[f.ok])
+    console.print(table)
+    table = Table("", "how", "", title="What will work")
+    for f in conclusions:
+        table.add_row(f.name, f.value, mark[f.ok])
+    console.print(table)
+
+
+@main.command()
+@click.option("--repeats", type=int, default=5, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=ROOT / "reports" / "calibrate")
+def calibrate(repeats: int, out: Path) -> None:
+    """On a GPU: the grader's timer against triton's do_bench; the spread of repeated grading."""
+    from grader.calibrate import run_calibration
+
+    run_calibration(console, repeats=repeats, out=out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""One self-contained HTML page and one JSON file per run: the same facts, for people and tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from grader.report.charts import REFERENCE, STUDENT, Bar, bar_chart, strip_chart
+from grader.results import RunResult
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def us(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3f} ms"
+    return f"{seconds * 1e6:.1f} us"
+
+
+def charts(result: RunResult) -> list[Markup]:
+    copy_bw = result.ceilings.get("copy_bandwidth", {}).get("bytes_per_s")
+    drawn: list[Markup] = []
+    groups = []
+    for b in result.benches:
+        bars = []
+        for who, stats, colour in (("yours", b.student, STUDENT), ("reference", b.reference, REFERENCE)):
+            if stats is None or not b.traffic_bytes or not copy_bw:
+                continue
+            traffic = b.traffic_bytes
+            gbs = traffic / stats.median_s / 1e9
+            bars.append(Bar(who, gbs, colour, traffic / stats.q3_s / 1e9, traffic / stats.q1_s / 1e9))
+        if bars:
+            groups.append((f"{b.task} {b.bench}", bars))
+    if groups and copy_bw:
+        drawn.append(Markup(bar_chart(
+            groups, "GB/s", "Achieved bandwidth (minimum bytes moved / median time), with IQR",
+            ceiling=copy_bw / 1e9, ceiling_label=f"device copy {copy_bw / 1e9:.0f} GB/s")))
+    for b in result.benches:
+        series = []
+        if b.student:
+            series.append(("yours", [s * 1e6 for s in b.student.samples_s], STUDENT))
+        if b.reference:
+            series.append(("reference", [s * 1e6 for s in b.reference.samples_s], REFERENCE))
+        svg = strip_chart(series, "microseconds", f"Every sample: {b.task} {b.bench}")
+        if svg:
+            drawn.append(Markup(svg))
+    return drawn
+
+
+def render_html(result: RunResult, json_name: str = "") -> str:
+    copy_bw = result.ceilings.get("copy_bandwidth", {}).get("bytes_per_s")
+    return _ENV.get_template("report.html.j2").render(
+        r=result, charts=charts(result), us=us, copy_bw=copy_bw, json_name=json_name
+    )
+
+
+def write_report(result: RunResult, out_dir: Path, stem: str) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / f"{stem}.json"
+    html_path = out_dir / f"{stem}.html"
+    result.write_json(json_path)
+    html_path.write_text(render_html(result, json_name=json_path.name))
+    return html_path, json_path

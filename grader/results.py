@@ -1,0 +1,108 @@
+"""What one grading run found: the facts the HTML report, the JSON file and the terminal share."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.check import CaseResult
+from grader.timing import TimingStats
+
+
+@dataclass
+class Failure:
+    """The submission-level reason for a failure, when there is one."""
+
+    reason: str
+    title: str
+    message: str
+    hint: str = ""
+    traceback: str = ""
+    diagnostics: str = ""  # e.g. compute-sanitizer's report of the faulting kernel
+
+
+@dataclass
+class BenchResult:
+    task: str
+    bench: str
+    params: dict[str, Any]
+    status: str  # "timed", "error", "not measured"
+    student: TimingStats | None = None
+    reference: TimingStats | None = None
+    speedup: float | None = None  # reference median / student median
+    traffic_bytes: int | None = None  # the fewest bytes the task must move
+    floor_s: float | None = None  # traffic bytes / copy bandwidth measured in the same run
+    bandwidth_bytes_per_s: float | None = None
+    fraction_of_copy_bandwidth: float | None = None
+    flags: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class RubricLine:
+    task: str
+    kind: str
+    points: float
+    max_points: float
+    measured: bool
+    detail: str
+
+
+@dataclass
+class PhaseLog:
+    phase: str
+    returncode: int | None
+    wall_s: float
+    stdout: str
+    stderr: str
+    output_bytes: int
+
+
+@dataclass
+class RunResult:
+    lab: str
+    lab_title: str
+    submission: str
+    student: str
+    mode: str  # "gpu" or "simulator"
+    device: dict[str, Any]
+    started_at: str
+    seconds: float
+    points: float
+    max_points: float
+    unmeasured_points: float
+    headline: str
+    next_steps: list[str]
+    rubric: list[RubricLine]
+    cases: list[CaseResult]
+    benches: list[BenchResult]
+    ceilings: dict[str, Any]
+    failure: Failure | None
+    flags: list[str]
+    not_measured: list[str]
+    logs: list[PhaseLog]
+    limits: dict[str, Any]
+    graded: bool = False  # True under `cwb grade` (secret seeds, fixed sample counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for case, row in zip(self.cases, data["cases"], strict=True):
+            row["status"] = case.status
+        return _clean(data)
+
+    def write_json(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value

@@ -1,0 +1,115 @@
+"""The grader grading itself: the reference solution must get full marks, and every known-wrong
+submission in ``reference/<lab>/wrong/`` must get 0 for the reason its header names.
+
+A fixture states what it expects in a comment near its top::
+
+    # expect: zero out_of_bounds | cuda_error    (0 points, failed for one of these reasons)
+    # expect: full                               (full marks, nothing flagged)
+    # expect: partial                            (correct; on a GPU, some but not all speed points)
+    # needs: gpu                                 (skipped, and said so, under the simulator)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.results import RunResult
+from grader.runner import Grader
+
+_EXPECT = re.compile(r"^#\s*expect:\s*(zero|full|partial)\s*(.*)$", re.MULTILINE)
+_NEEDS = re.compile(r"^#\s*needs:\s*gpu\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    outcome: str  # "zero", "full" or "partial"
+    reasons: frozenset[str] = frozenset()
+    needs_gpu: bool = False
+
+
+@dataclass
+class SelftestRow:
+    fixture: str
+    expected: str
+    points: float | None
+    max_points: float
+    reason: str | None
+    ok: bool | None  # None: skipped
+    message: str
+    result: RunResult | None = None
+
+
+def read_expectation(path: Path) -> Expectation:
+    text = path.read_text(errors="replace")[:4000]
+    match = _EXPECT.search(text)
+    if match is None:
+        raise ValueError(f"{path} has no '# expect: zero|full|partial' line")
+    reasons = frozenset(r.strip() for r in match.group(2).split("|") if r.strip())
+    return Expectation(match.group(1), reasons, bool(_NEEDS.search(text)))
+
+
+def fixtures(grader: Grader) -> list[Path]:
+    """The solution first, then every known-wrong and every example submission."""
+    folder = grader.lab.reference_folder
+    found = [grader.lab.solution_path]
+    for sub in ("wrong", "examples"):
+        found += sorted(p for p in (folder / sub).glob("*.py") if p.name != "__init__.py")
+    return found
+
+
+def judge(result: RunResult, expectation: Expectation) -> tuple[bool, str]:
+    reason = result.failure.reason if result.failure else None
+    measured_max = result.max_points - result.unmeasured_points
+    if expectation.outcome == "zero":
+        if result.points != 0:
+            return False, f"expected 0 points, got {result.points:g}"
+        if expectation.reasons and reason not in expectation.reasons:
+            wanted = " or ".join(sorted(expectation.reasons))
+            return False, f"expected failure for {wanted}, got {reason}"
+        return True, result.failure.message[:160] if result.failure else ""
+    if expectation.outcome == "full":
+        if result.points != measured_max or reason is not None:
+            return False, f"expected {measured_max:g} points, got {result.points:g} ({reason})"
+        if result.flags:
+            return False, "flagged: " + "; ".join(result.flags)
+        return True, result.headline
+    correct_points = sum(line.points for line in result.rubric if line.kind == "correctness")
+    correct_max = sum(line.max_points for line in result.rubric if line.kind == "correctness")
+    if reason is not None or correct_points != correct_max:
+        return False, f"expected a correct submission, got {result.headline}"
+    speed = [line for line in result.rubric if line.kind == "speed" and line.measured]
+    if speed and not all(0 < line.points < line.max_points for line in speed):
+        return False, "expected some but not all speed points: " + "; ".join(
+            line.detail for line in speed
+        )
+    return True, result.headline
+
+
+def run_selftest(
+    grader: Grader, on_row: Callable[[SelftestRow], None] | None = None, only: str = ""
+) -> list[SelftestRow]:
+    rows = []
+    for path in fixtures(grader):
+        if only and only not in path.stem:
+            continue
+        expectation = read_expectation(path)
+        label = f"{path.parent.name}/{path.stem}"
+        expected = expectation.outcome + (
+            " " + "|".join(sorted(expectation.reasons)) if expectation.reasons else ""
+        )
+        if expectation.needs_gpu and grader.mode != "gpu":
+            row = SelftestRow(label, expected, None, grader.lab.max_points, None, None,
+                              "skipped: needs a GPU")
+        else:
+            result = grader.grade(path, student=label)
+            ok, message = judge(result, expectation)
+            row = SelftestRow(label, expected, result.points, result.max_points,
+                              result.failure.reason if result.failure else None, ok, message,
+                              result)
+        rows.append(row)
+        if on_row:
+            on_row(row)
+    return rows

@@ -1,0 +1,171 @@
+"""A lab's specification, as data: tasks, cases, tolerances, benchmarks and rubric.
+
+A lab folder's ``lab.py`` builds one :class:`Lab` from these classes. The spec is trusted code:
+the grader's parent process reads it to make expected outputs, and the child process reads it to
+make the same inputs from the same seeds. It never imports numba, CuPy or torch, so reading a
+spec never touches a GPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Params = Mapping[str, Any]
+HostInputs = dict[str, Any]  # name -> numpy array or numpy scalar
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``|got - expected| <= atol + rtol * scale`` element-wise; NaN never passes.
+
+    ``scale`` is ``|expected|`` unless the task supplies a better one (for a dot product of
+    length K, the sum of ``|a_k b_k|``), which is how a tolerance accounts for K.
+    """
+
+    rtol: float
+    atol: float
+
+
+# torch.testing's defaults: a sane start for element-wise work.
+DEFAULT_TOLERANCES: dict[str, Tolerance] = {
+    "float16": Tolerance(rtol=1e-3, atol=1e-5),
+    "bfloat16": Tolerance(rtol=1.6e-2, atol=1e-5),
+    "float32": Tolerance(rtol=1.3e-6, atol=1e-5),
+    "float64": Tolerance(rtol=1e-7, atol=1e-7),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One correctness case: parameters for ``make_inputs`` and the seed of its inputs."""
+
+    name: str
+    params: Params
+    seed: int
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One timed size. Timed cold (L2 flushed before every sample)."""
+
+    name: str
+    params: Params
+    seed: int
+
+
+@dataclass(frozen=True)
+class KernelTask:
+    """A task where the student writes a function that launches a kernel.
+
+    The harness calls ``entry(*[inputs[name] for name in arg_names], out)`` with device arrays
+    made by ``array_module`` and a NaN-poisoned output buffer ``out`` (shape ``output_shape``,
+    dtype ``output_dtype``, followed in memory by guard elements that must stay untouched), and
+    checks the array the function returns.
+    """
+
+    name: str
+    title: str
+    entry: str
+    arg_names: tuple[str, ...]
+    array_module: str  # "numba" (runs under the simulator too), "cupy" or "torch"
+    make_inputs: Callable[[Params, np.random.Generator], HostInputs]
+    reference: Callable[[HostInputs], np.ndarray]  # float64, on the CPU
+    output_dtype: str
+    output_shape: Callable[[Params], tuple[int, ...]]
+    cases: tuple[Case, ...]
+    sim_cases: tuple[Case, ...]
+    benchmarks: tuple[Benchmark, ...] = ()
+    tolerance: Tolerance | None = None
+    tolerance_scale: Callable[[HostInputs], np.ndarray] | None = None
+    traffic_bytes: Callable[[Params], int] | None = None  # fewest bytes moved: the floor
+    flops: Callable[[Params], int] | None = None
+    forbidden: Mapping[str, str] = field(default_factory=dict)  # name -> why it is not allowed
+    input_sets: int = 3  # input sets rotated through fixed buffers while timing
+
+    @property
+    def effective_tolerance(self) -> Tolerance:
+        return self.tolerance or DEFAULT_TOLERANCES[self.output_dtype]
+
+    def expected(self, inputs: HostInputs) -> tuple[np.ndarray, np.ndarray]:
+        """The float64 expected output and the scale its tolerance is relative to."""
+        expected = np.asarray(self.reference(inputs), dtype=np.float64)
+        scale = (
+            np.abs(expected)
+            if self.tolerance_scale is None
+            else np.asarray(self.tolerance_scale(inputs), dtype=np.float64)
+        )
+        return expected, scale
+
+
+@dataclass(frozen=True)
+class SpeedRule:
+    """Speed points from the speedup over the reference solution timed in the same run.
+
+    The speedup is the geometric mean over the task's benchmarks of reference time / student
+    time. Points rise linearly from 0 at ``zero_at`` to full at ``full_at``.
+    """
+
+    zero_at: float
+    full_at: float
+
+    def fraction(self, speedup: float) -> float:
+        if not speedup > self.zero_at:  # NaN scores nothing
+            return 0.0
+        return min(1.0, (speedup - self.zero_at) / (self.full_at - self.zero_at))
+
+
+@dataclass(frozen=True)
+class RubricItem:
+    task: str
+    kind: str  # "correctness" or "speed"
+    points: float
+    speed: SpeedRule | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str  # what `make lab0` and the CLI call it
+    slug: str  # the folder under labs/ and reference/
+    title: str
+    tasks: tuple[KernelTask, ...]
+    rubric: tuple[RubricItem, ...]
+    timeout_s: float = 60.0  # wall limit for one child process
+    sim_timeout_s: float = 60.0
+
+    @property
+    def folder(self) -> Path:
+        return ROOT / "labs" / self.slug
+
+    @property
+    def handout(self) -> Path:
+        return self.folder / "README.md"
+
+    @property
+    def student_path(self) -> Path:
+        return self.folder / "student.py"
+
+    @property
+    def reference_folder(self) -> Path:
+        return ROOT / "reference" / self.slug
+
+    @property
+    def solution_path(self) -> Path:
+        return self.reference_folder / "solution.py"
+
+    @property
+    def max_points(self) -> float:
+        return sum(item.points for item in self.rubric)
+
+    def task(self, name: str) -> KernelTask:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"{self.name} has no task {name!r}")
