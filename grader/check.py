@@ -41,8 +41,9 @@ def compare(
     bound = tol.atol + tol.rtol * scale
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(got64 - expected)
-        ok = err <= bound  # False wherever err is NaN
-    ok &= np.isfinite(got64) | (got64 == expected)  # inf passes only where inf is expected
+        exact = got64 == expected  # inf passes only where the same inf is expected
+        ok = (err <= bound) | exact  # err <= bound is False wherever err is NaN
+    ok &= np.isfinite(got64) | exact
     if ok.all():
         worst = float(np.max(err / bound)) if err.size else 0.0
         return Comparison(ok=True, worst_error_over_tolerance=worst)
@@ -74,7 +75,8 @@ def compare(
         reason = "wrong_answer"
         message = f"{bad} of {got.size} elements are wrong"
     with np.errstate(invalid="ignore", divide="ignore"):
-        worst = float(np.nanmax(np.where(ok, 0.0, err / bound))) if err.size else 0.0
+        over = np.nan_to_num(err / bound, nan=np.inf)  # a NaN element is infinitely wrong
+        worst = float(np.max(np.where(ok, 0.0, over))) if err.size else 0.0
     return Comparison(
         ok=False,
         reason=reason,

@@ -19,8 +19,8 @@ from pathlib import Path
 from grader.results import RunResult
 from grader.runner import Grader
 
-_EXPECT = re.compile(r"^#\s*expect:\s*(zero|full|partial)\s*(.*)$", re.MULTILINE)
-_NEEDS = re.compile(r"^#\s*needs:\s*gpu\s*$", re.MULTILINE)
+_EXPECT = re.compile(r"^#[ \t]*expect:[ \t]*(zero|full|partial)[ \t]*(.*)$", re.MULTILINE)
+_NEEDS = re.compile(r"^#[ \t]*needs:[ \t]*gpu[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,16 @@
+# Right answer, but it zeroes x on the way.
+# expect: zero modified_input
+from numba import cuda
+
+
+@cuda.jit
+def saxpy_kernel(a, x, y, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = a * x[i] + y[i]
+        x[i] = 0.0
+
+
+def saxpy(a, x, y, out):
+    saxpy_kernel[(out.size + 255) // 256, 256](a, x, y, out)
+    return out

@@ -1,0 +1,4 @@
+# Dropped an argument.
+# expect: zero signature
+def saxpy(x, y, out):
+    return out
