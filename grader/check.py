@@ -33,9 +33,7 @@ def _fmt(value: float) -> str:
     return f"{value:.7g}"
 
 
-def compare(
-    got: np.ndarray, expected: np.ndarray, scale: np.ndarray, tol: Tolerance
-) -> Comparison:
+def compare(got: np.ndarray, expected: np.ndarray, scale: np.ndarray, tol: Tolerance) -> Comparison:
     """Element-wise ``|got - expected| <= atol + rtol * scale``; NaN and inf never pass."""
     got64 = got.astype(np.float64)
     bound = tol.atol + tol.rtol * scale
@@ -115,8 +113,13 @@ def judge_call(
     call: int,
 ) -> CaseResult:
     """One call of one case: the frame the child sent against the inputs it was given."""
-    result = CaseResult(task=task.name, case=frame.header.get("case", "?"), params=dict(params),
-                        passed=False, elapsed_s=frame.header.get("elapsed_s"))
+    result = CaseResult(
+        task=task.name,
+        case=frame.header.get("case", "?"),
+        params=dict(params),
+        passed=False,
+        elapsed_s=frame.header.get("elapsed_s"),
+    )
     header = frame.header
     if header.get("status") == "error":
         error = header.get("error") or {}

@@ -1,11 +1,11 @@
 """`cwb`: the workbench's command line.
 
-    cwb list                          the labs
-    cwb run lab0                      grade your stub: labs/lab0_vecadd/student.py
-    cwb grade lab0 subs/*/            grade a class (secret seeds, gradebook, Gradescope JSON)
-    cwb selftest lab0 | all           the grader checked against its own fixtures
-    cwb doctor                        what this machine can do
-    cwb calibrate                     on a GPU: the timer against do_bench, and grading spread
+cwb list                          the labs
+cwb run lab0                      grade your stub: labs/lab0_vecadd/student.py
+cwb grade lab0 subs/*/            grade a class (secret seeds, gradebook, Gradescope JSON)
+cwb selftest lab0 | all           the grader checked against its own fixtures
+cwb doctor                        what this machine can do
+cwb calibrate                     on a GPU: the timer against do_bench, and grading spread
 """
 
 from __future__ import annotations
@@ -73,8 +73,13 @@ def list_labs() -> None:
     """The labs, in course order."""
     table = Table("lab", "title", "tasks", "points", "handout")
     for lab in labs.all_labs():
-        table.add_row(lab.name, lab.title, ", ".join(t.name for t in lab.tasks),
-                      f"{lab.max_points:g}", str(lab.handout.relative_to(ROOT)))
+        table.add_row(
+            lab.name,
+            lab.title,
+            ", ".join(t.name for t in lab.tasks),
+            f"{lab.max_points:g}",
+            str(lab.handout.relative_to(ROOT)),
+        )
     console.print(table)
 
 
@@ -88,7 +93,9 @@ def _options(mode: str, timeout: float | None, **kwargs) -> Options:
 @click.option("--mode", type=MODES, default="auto", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=ROOT / "reports", show_default=True)
 @click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
-def run(lab_name: str, submission: Path | None, mode: str, out: Path, timeout: float | None) -> None:
+def run(
+    lab_name: str, submission: Path | None, mode: str, out: Path, timeout: float | None
+) -> None:
     """Grade your work on LAB and write reports/LAB.html."""
     lab = _lab(lab_name)
     with RichProgress() as progress:
@@ -101,8 +108,11 @@ def run(lab_name: str, submission: Path | None, mode: str, out: Path, timeout: f
 
 def _find_submission(path: Path, lab: Lab) -> Path:
     if path.is_dir():
-        for candidate in (path / "student.py", path / lab.slug / "student.py",
-                          path / "labs" / lab.slug / "student.py"):
+        for candidate in (
+            path / "student.py",
+            path / lab.slug / "student.py",
+            path / "labs" / lab.slug / "student.py",
+        ):
             if candidate.is_file():
                 return candidate
     return path
@@ -116,8 +126,15 @@ def _find_submission(path: Path, lab: Lab) -> Path:
 @click.option("--samples", type=int, default=50, show_default=True, help="timed samples each")
 @click.option("--mode", type=MODES, default="auto", show_default=True)
 @click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
-def grade(lab_name: str, submissions: tuple[Path, ...], out: Path | None, secret: str | None,
-          samples: int, mode: str, timeout: float | None) -> None:
+def grade(
+    lab_name: str,
+    submissions: tuple[Path, ...],
+    out: Path | None,
+    secret: str | None,
+    samples: int,
+    mode: str,
+    timeout: float | None,
+) -> None:
     """Grade many SUBMISSIONS (files, or folders holding student.py) of LAB.
 
     Each gets a fresh process, the same secret seeds and a fixed number of timed samples; one
@@ -127,8 +144,9 @@ def grade(lab_name: str, submissions: tuple[Path, ...], out: Path | None, secret
     lab = _lab(lab_name)
     out = out or ROOT / "reports" / "grades" / lab.name
     out.mkdir(parents=True, exist_ok=True)
-    options = _options(mode, timeout, secret=secret or secrets.token_hex(16),
-                       stop_rule=StopRule(fixed=samples))
+    options = _options(
+        mode, timeout, secret=secret or secrets.token_hex(16), stop_rule=StopRule(fixed=samples)
+    )
     rows = []
     with RichProgress() as progress:
         grader = Grader(lab, options, progress)
@@ -138,12 +156,17 @@ def grade(lab_name: str, submissions: tuple[Path, ...], out: Path | None, secret
             result = grader.grade(_find_submission(given, lab), student=name, graded=True)
             html, _ = write_report(result, out / name, lab.name)
             (out / name / "results.json").write_text(json.dumps(gradescope(result), indent=2))
-            rows.append({"student": name, "points": result.points,
-                         "max_points": result.max_points,
-                         "not_measured": result.unmeasured_points,
-                         "failure": result.failure.reason if result.failure else "",
-                         "flags": " | ".join(result.flags),
-                         "report": str(html.relative_to(out))})
+            rows.append(
+                {
+                    "student": name,
+                    "points": result.points,
+                    "max_points": result.max_points,
+                    "not_measured": result.unmeasured_points,
+                    "failure": result.failure.reason if result.failure else "",
+                    "flags": " | ".join(result.flags),
+                    "report": str(html.relative_to(out)),
+                }
+            )
             console.print(f"{name}: {result.headline}")
     with open(out / "gradebook.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -154,15 +177,25 @@ def grade(lab_name: str, submissions: tuple[Path, ...], out: Path | None, secret
 
 def gradescope(result: RunResult) -> dict:
     """Gradescope's results.json for one student."""
-    tests = [{"name": f"{line.task}: {line.kind}", "score": line.points,
-              "max_score": line.max_points, "output": line.detail,
-              "status": "passed" if line.points == line.max_points else "failed"}
-             for line in result.rubric]
+    tests = [
+        {
+            "name": f"{line.task}: {line.kind}",
+            "score": line.points,
+            "max_score": line.max_points,
+            "output": line.detail,
+            "status": "passed" if line.points == line.max_points else "failed",
+        }
+        for line in result.rubric
+    ]
     output = result.headline
     if result.failure:
         output += f"\n{result.failure.message}\n{result.failure.hint}"
-    return {"score": result.points, "max_score": result.max_points, "output": output,
-            "tests": tests}
+    return {
+        "score": result.points,
+        "max_score": result.max_points,
+        "output": output,
+        "tests": tests,
+    }
 
 
 @main.command()
@@ -170,10 +203,15 @@ def gradescope(result: RunResult) -> dict:
 @click.option("--mode", type=MODES, default="auto", show_default=True)
 @click.option("--only", default="", help="only fixtures whose name contains this")
 @click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
-@click.option("--out", type=click.Path(path_type=Path), default=ROOT / "reports" / "selftest",
-              show_default=True)
-def selftest(lab_names: tuple[str, ...], mode: str, only: str, timeout: float | None,
-             out: Path) -> None:
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=ROOT / "reports" / "selftest",
+    show_default=True,
+)
+def selftest(
+    lab_names: tuple[str, ...], mode: str, only: str, timeout: float | None, out: Path
+) -> None:
     """The reference gets full marks; every known-wrong submission gets 0 for its reason."""
     from grader.selftest import run_selftest
 
@@ -181,18 +219,31 @@ def selftest(lab_names: tuple[str, ...], mode: str, only: str, timeout: float | 
     failed = 0
     for name in names:
         lab = _lab(name)
-        table = Table("fixture", "expected", "points", "reason", "verdict", "message",
-                      title=f"selftest {lab.name}")
+        table = Table(
+            "fixture",
+            "expected",
+            "points",
+            "reason",
+            "verdict",
+            "message",
+            title=f"selftest {lab.name}",
+        )
 
         with RichProgress() as progress:
             grader = Grader(lab, _options(mode, timeout), progress)
             console.print(f"[bold]selftest {lab.name}[/] ({grader.mode})")
 
-            def show(row, lab=lab) -> None:
+            def show(row, lab=lab, table=table) -> None:
                 verdict = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]skipped[/]"}
                 points = "-" if row.points is None else f"{row.points:g}/{row.max_points:g}"
-                table.add_row(row.fixture, row.expected, points, row.reason or "",
-                              verdict[row.ok], row.message[:90])
+                table.add_row(
+                    row.fixture,
+                    row.expected,
+                    points,
+                    row.reason or "",
+                    verdict[row.ok],
+                    row.message[:90],
+                )
                 console.print(f"  {row.fixture}: {verdict[row.ok]} {points} {row.reason or ''}")
                 if row.result is not None:
                     write_report(row.result, out / lab.name, row.fixture.replace("/", "__"))

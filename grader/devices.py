@@ -9,6 +9,7 @@ Only the child process imports this module: importing it may initialise CUDA.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -80,10 +81,8 @@ def describe(obj: Any) -> dict[str, Any]:
     if dtype is not None:
         info["dtype"] = str(dtype).replace("torch.", "")
     if shape is not None:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             info["shape"] = [int(d) for d in shape]
-        except (TypeError, ValueError):
-            pass
     return info
 
 

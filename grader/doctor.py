@@ -34,24 +34,37 @@ def _run(cmd: list[str]) -> str | None:
 
 def gpu_facts() -> dict[str, str]:
     """Name, driver and CUDA version from nvidia-smi, if it answers."""
-    line = _run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
-                 "--format=csv,noheader"])
+    line = _run(
+        ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"]
+    )
     if not line:
         return {}
     name, driver, memory = [part.strip() for part in line.splitlines()[0].split(",")]
     header = _run(["nvidia-smi"]) or ""
     cuda = header.split("CUDA Version:")[1].split()[0] if "CUDA Version:" in header else "?"
-    return {"name": name, "driver": driver, "memory": memory, "cuda": cuda,
-            "count": str(len(line.splitlines()))}
+    return {
+        "name": name,
+        "driver": driver,
+        "memory": memory,
+        "cuda": cuda,
+        "count": str(len(line.splitlines())),
+    }
 
 
 def examine() -> tuple[list[Finding], list[Finding]]:
     """(facts, conclusions)."""
     facts = [Finding("python", f"{platform.python_version()} ({sys.executable})")]
     gpu = gpu_facts()
-    facts.append(Finding("GPU", f"{gpu['count']} x {gpu['name']}, {gpu['memory']}, driver "
-                                f"{gpu['driver']}, CUDA {gpu['cuda']}" if gpu else "none found "
-                                "(nvidia-smi missing or no driver)", bool(gpu)))
+    facts.append(
+        Finding(
+            "GPU",
+            f"{gpu['count']} x {gpu['name']}, {gpu['memory']}, driver "
+            f"{gpu['driver']}, CUDA {gpu['cuda']}"
+            if gpu
+            else "none found (nvidia-smi missing or no driver)",
+            bool(gpu),
+        )
+    )
     cupy_runtime = None
     cupy_devices = 0
     cupy_version = _version("cupy-cuda12x") or _version("cupy-cuda13x") or _version("cupy")
@@ -62,12 +75,22 @@ def examine() -> tuple[list[Finding], list[Finding]]:
             cupy_runtime = cupy.cuda.runtime.runtimeGetVersion()
             cupy_devices = cupy.cuda.runtime.getDeviceCount()
         except Exception as exc:  # no driver, or a driver older than CuPy's CUDA
-            facts.append(Finding("CuPy device", f"none: {str(exc).splitlines()[0][:120]}",
-                                 None))
-    facts.append(Finding("CuPy", f"{cupy_version}" + (
-        f" (CUDA runtime {cupy_runtime // 1000}.{cupy_runtime % 1000 // 10}, "
-        f"{cupy_devices} device(s))" if cupy_runtime else "") if cupy_version else "not installed",
-        bool(cupy_version)))
+            facts.append(Finding("CuPy device", f"none: {str(exc).splitlines()[0][:120]}", None))
+    facts.append(
+        Finding(
+            "CuPy",
+            f"{cupy_version}"
+            + (
+                f" (CUDA runtime {cupy_runtime // 1000}.{cupy_runtime % 1000 // 10}, "
+                f"{cupy_devices} device(s))"
+                if cupy_runtime
+                else ""
+            )
+            if cupy_version
+            else "not installed",
+            bool(cupy_version),
+        )
+    )
     numba_cuda = None
     numba_version = _version("numba")
     if numba_version:
@@ -77,9 +100,14 @@ def examine() -> tuple[list[Finding], list[Finding]]:
             numba_cuda = cuda.is_available()
         except Exception:
             numba_cuda = False
-    facts.append(Finding("numba", f"{numba_version}, numba-cuda {_version('numba-cuda')}, "
-                                  f"sees a GPU: {'yes' if numba_cuda else 'no'}",
-                         bool(numba_version)))
+    facts.append(
+        Finding(
+            "numba",
+            f"{numba_version}, numba-cuda {_version('numba-cuda')}, "
+            f"sees a GPU: {'yes' if numba_cuda else 'no'}",
+            bool(numba_version),
+        )
+    )
     torch_version = _version("torch")
     torch_cuda = None
     if torch_version:
@@ -90,14 +118,22 @@ def examine() -> tuple[list[Finding], list[Finding]]:
             torch_build = torch.version.cuda or "CPU build"
         except Exception:
             torch_build = "import failed"
-        facts.append(Finding("torch", f"{torch_version} ({torch_build}), sees a GPU: "
-                                      f"{'yes' if torch_cuda else 'no'}", True))
+        facts.append(
+            Finding(
+                "torch",
+                f"{torch_version} ({torch_build}), sees a GPU: {'yes' if torch_cuda else 'no'}",
+                True,
+            )
+        )
     from kernels.build import cuda_include_dirs, nvrtc_version
 
     nvrtc = nvrtc_version()
     facts.append(Finding("NVRTC", f"{nvrtc[0]}.{nvrtc[1]}" if nvrtc else "not found", bool(nvrtc)))
-    facts.append(Finding("CUDA headers", ", ".join(cuda_include_dirs()) or "not found",
-                         bool(cuda_include_dirs())))
+    facts.append(
+        Finding(
+            "CUDA headers", ", ".join(cuda_include_dirs()) or "not found", bool(cuda_include_dirs())
+        )
+    )
     facts.append(Finding("nvtx", _version("nvtx") or "not installed", bool(_version("nvtx"))))
     tools = {t: shutil.which(t) for t in ("nsys", "ncu", "compute-sanitizer", "nvcc")}
     for tool, path in tools.items():
@@ -105,18 +141,44 @@ def examine() -> tuple[list[Finding], list[Finding]]:
 
     timing = bool(cupy_devices and numba_cuda)
     conclusions = [
-        Finding("correctness", "on the GPU, at full size" if timing else
-                "under numba's CUDA simulator, at small sizes", True),
-        Finding("performance", "measured with CUDA events" if timing else
-                "not measured: no usable CUDA device (reports say so)", timing),
-        Finding("CUDA C", "compiled and run (NVRTC)" if timing and nvrtc else
-                "compiled only (NVRTC), not run" if nvrtc else "not compiled: no NVRTC",
-                bool(nvrtc)),
-        Finding("timeline", "nsys with CUDA and NVTX tracing" if tools["nsys"] else
-                "CUPTI trace through torch.profiler (open in Perfetto)" if torch_cuda else
-                "none without a GPU", bool(tools["nsys"] or torch_cuda)),
-        Finding("CUDA error diagnosis", "compute-sanitizer names the faulting kernel" if
-                tools["compute-sanitizer"] and timing else "error text only",
-                bool(tools["compute-sanitizer"] and timing)),
+        Finding(
+            "correctness",
+            "on the GPU, at full size"
+            if timing
+            else "under numba's CUDA simulator, at small sizes",
+            True,
+        ),
+        Finding(
+            "performance",
+            "measured with CUDA events"
+            if timing
+            else "not measured: no usable CUDA device (reports say so)",
+            timing,
+        ),
+        Finding(
+            "CUDA C",
+            "compiled and run (NVRTC)"
+            if timing and nvrtc
+            else "compiled only (NVRTC), not run"
+            if nvrtc
+            else "not compiled: no NVRTC",
+            bool(nvrtc),
+        ),
+        Finding(
+            "timeline",
+            "nsys with CUDA and NVTX tracing"
+            if tools["nsys"]
+            else "CUPTI trace through torch.profiler (open in Perfetto)"
+            if torch_cuda
+            else "none without a GPU",
+            bool(tools["nsys"] or torch_cuda),
+        ),
+        Finding(
+            "CUDA error diagnosis",
+            "compute-sanitizer names the faulting kernel"
+            if tools["compute-sanitizer"] and timing
+            else "error text only",
+            bool(tools["compute-sanitizer"] and timing),
+        ),
     ]
     return facts, conclusions

@@ -39,9 +39,13 @@ def classify(exc: BaseException) -> str:
         return "out_of_memory"
     if name in _CUDA_ERROR_TYPES or any(word in text for word in _CUDA_ERROR_WORDS):
         return "cuda_error"
-    if name in ("TypingError", "LoweringError", "UnsupportedError", "NumbaError", "CompileError") or (
-        type(exc).__module__.startswith("numba") and "Error" in name
-    ):
+    if name in (
+        "TypingError",
+        "LoweringError",
+        "UnsupportedError",
+        "NumbaError",
+        "CompileError",
+    ) or (type(exc).__module__.startswith("numba") and "Error" in name):
         return "kernel_compile"
     return "exception"
 

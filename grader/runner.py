@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import os
 import re
 import shutil
@@ -25,11 +24,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from grader import policy, score, verdicts
+from grader.channel import Frame
 from grader.check import CaseResult, judge_call
+from grader.results import BenchResult, Failure, PhaseLog, RubricLine, RunResult
 from grader.sandbox import DEFAULT_OUTPUT_CAP, ChildOutcome, run_child
-from grader.spec import KernelTask, Lab
+from grader.spec import Benchmark, KernelTask, Lab
 from grader.timing import StopRule, TimingStats
-from grader.results import BenchResult, Failure, PhaseLog, RunResult
 
 SECOND_CALL = 1_000_003  # offset of the seed of each case's second call
 NO_DEVICE = "no CUDA device"
@@ -195,8 +195,9 @@ class Grader:
             if h.get("status") != "timed":
                 error = error or f"reference failed on {h.get('bench')}: {h.get('error')}"
                 continue
-            wrong = _wrong_fingerprints(h["fingerprints"], h["expected_fingerprints"],
-                                        h["fingerprint_bounds"])
+            wrong = _wrong_fingerprints(
+                h["fingerprints"], h["expected_fingerprints"], h["fingerprint_bounds"]
+            )
             if wrong:
                 error = error or f"the reference solution's outputs failed their own check: {wrong}"
             benches[(h["task"], h["bench"])] = h
@@ -291,8 +292,16 @@ class Grader:
         results = []
         for task in self.lab.tasks:
             for case in self._cases(task):
-                results.append(CaseResult(task.name, case["name"], case["params"], False,
-                                          "not_run", f"not run: {failure.title.lower()}"))
+                results.append(
+                    CaseResult(
+                        task.name,
+                        case["name"],
+                        case["params"],
+                        False,
+                        "not_run",
+                        f"not run: {failure.title.lower()}",
+                    )
+                )
         return results
 
     def _judge_check(self, outcome: ChildOutcome) -> tuple[list[CaseResult], Failure | None]:
@@ -309,8 +318,14 @@ class Grader:
                     frame = frames.get((task.name, case["name"], call))
                     if frame is None:
                         why = failure.title.lower() if failure else "stopped before this case"
-                        result = CaseResult(task.name, case["name"], case["params"], False,
-                                            "not_run", f"not run: {why}")
+                        result = CaseResult(
+                            task.name,
+                            case["name"],
+                            case["params"],
+                            False,
+                            "not_run",
+                            f"not run: {why}",
+                        )
                         break
                     inputs = task.make_inputs(case["params"], np.random.default_rng(seed))
                     result = judge_call(task, case["params"], inputs, frame, call)
@@ -332,8 +347,10 @@ class Grader:
         return results, failure
 
     def _student_hint(self) -> dict[str, str]:
-        return {"student": str(self.lab.student_path.relative_to(self.lab.folder.parent.parent)),
-                "lab": self.lab.name}
+        return {
+            "student": str(self.lab.student_path.relative_to(self.lab.folder.parent.parent)),
+            "lab": self.lab.name,
+        }
 
     def _judge_time(
         self, outcome: ChildOutcome, reference: ReferenceRun
@@ -345,50 +362,67 @@ class Grader:
         extra_cases: list[CaseResult] = []
         for task in self.lab.tasks:
             for bench in task.benchmarks:
-                ref = reference.benches.get((task.name, bench.name))
-                frame = frames.get((task.name, bench.name))
-                result = BenchResult(task.name, bench.name, dict(bench.params), "not measured")
-                if ref:
-                    result.reference = TimingStats.from_dict(ref["stats"])
-                if frame is None or frame.header.get("status") != "timed":
-                    error = (frame.header.get("error") or {}) if frame else {}
-                    result.status = "error"
-                    result.message = error.get("message", "not timed: the run stopped earlier")
-                    results.append(result)
-                    continue
-                h = frame.header
-                stats = TimingStats.from_dict(h["stats"])
-                result.status = "timed"
-                result.student = stats
-                if ref:
-                    wrong = _wrong_fingerprints(h["fingerprints"], ref["expected_fingerprints"],
-                                                ref["fingerprint_bounds"])
-                    if wrong:
-                        extra_cases.append(CaseResult(
-                            task.name, f"outputs while timing {bench.name}", dict(bench.params),
-                            False, "timing_output_wrong",
-                            f"{wrong} of {len(h['fingerprints'])} outputs produced while timing "
-                            "were wrong"))
-                if h.get("guard_violations"):
-                    extra_cases.append(CaseResult(
-                        task.name, f"writes while timing {bench.name}", dict(bench.params), False,
-                        "out_of_bounds",
-                        f"the kernel wrote outside `out` in {h['guard_violations']} timed calls"))
-                self._rate(task, result, stats, copy_bw)
+                key = (task.name, bench.name)
+                result, wrong = self._judge_bench(
+                    task, bench, frames.get(key), reference.benches.get(key), copy_bw
+                )
                 results.append(result)
+                extra_cases.extend(wrong)
         if failure is None and extra_cases:
             first = extra_cases[0]
             failure = _failure(first.reason or "timing_output_wrong", first.message)
         return results, failure, extra_cases
 
-    def _rate(self, task: KernelTask, result: BenchResult, stats: TimingStats,
-              copy_bw: float | None) -> None:
+    def _judge_bench(
+        self,
+        task: KernelTask,
+        bench: Benchmark,
+        frame: Frame | None,
+        ref: dict[str, Any] | None,
+        copy_bw: float | None,
+    ) -> tuple[BenchResult, list[CaseResult]]:
+        """One benchmark's timing, and a failed case for anything wrong while it was timed."""
+        result = BenchResult(task.name, bench.name, dict(bench.params), "not measured")
+        if ref:
+            result.reference = TimingStats.from_dict(ref["stats"])
+        if frame is None or frame.header.get("status") != "timed":
+            error = (frame.header.get("error") or {}) if frame else {}
+            result.status = "error"
+            result.message = error.get("message", "not timed: the run stopped earlier")
+            return result, []
+        h = frame.header
+        result.status = "timed"
+        result.student = TimingStats.from_dict(h["stats"])
+        problems = []
+        if ref:
+            wrong = _wrong_fingerprints(
+                h["fingerprints"], ref["expected_fingerprints"], ref["fingerprint_bounds"]
+            )
+            if wrong:
+                total = len(h["fingerprints"])
+                problems.append(("timing_output_wrong", f"{wrong} of {total} outputs were wrong"))
+        if h.get("guard_violations"):
+            calls = h["guard_violations"]
+            problems.append(("out_of_bounds", f"the kernel wrote outside `out` in {calls} calls"))
+        self._rate(task, result, result.student, copy_bw)
+        wrong_cases = [
+            CaseResult(
+                task.name, f"while timing {bench.name}", dict(bench.params), False, code, message
+            )
+            for code, message in problems
+        ]
+        return result, wrong_cases
+
+    def _rate(
+        self, task: KernelTask, result: BenchResult, stats: TimingStats, copy_bw: float | None
+    ) -> None:
         if result.reference and stats.median_s > 0:
             result.speedup = result.reference.median_s / stats.median_s
             if result.speedup > REVIEW_SPEEDUP:
                 result.flags.append(
                     f"{result.speedup:.1f}x faster than the reference: flagged for a human to "
-                    "look at")
+                    "look at"
+                )
         if task.traffic_bytes and copy_bw:
             traffic = task.traffic_bytes(result.params)
             result.traffic_bytes = traffic
@@ -399,13 +433,15 @@ class Grader:
                 result.flags.append(
                     f"{score.FLOOR_FLAG}: {stats.median_s * 1e6:.1f} us against a floor of "
                     f"{result.floor_s * 1e6:.1f} us ({traffic / 1e6:.1f} MB at the measured "
-                    f"copy bandwidth)")
+                    f"copy bandwidth)"
+                )
         if stats.host_median_s is not None and stats.median_s > 1.05 * stats.host_median_s + 2e-5:
             result.flags.append("the event timer reads longer than the host clock: tampering?")
-        if stats.side_stream_samples:
+        if stats.strict_start:
             result.message = (
-                f"work outlived the launch stream in {stats.side_stream_samples} of {stats.n} "
-                "samples; those samples were timed until the device was idle")
+                "work went on after the function returned (another stream): timed from a "
+                "synchronised start to an idle device, so the host's launch overhead counts"
+            )
 
     def _sanitize(self, submission: Path, cases: list[CaseResult]) -> str:
         """Re-run the first failing case under compute-sanitizer to name the faulting kernel."""
@@ -421,11 +457,17 @@ class Grader:
                 {**c, "seeds": c["seeds"][:1]} for c in task_job["cases"] if c["name"] == first.case
             ]
         wrapper = [tool, "--tool", "memcheck", "--print-limit", "4"]
-        outcome = self._run(job, "re-running the failing case under compute-sanitizer",
-                            wrapper=wrapper, timeout_s=max(120.0, 3 * self.timeout_s))
+        outcome = self._run(
+            job,
+            "re-running the failing case under compute-sanitizer",
+            wrapper=wrapper,
+            timeout_s=max(120.0, 3 * self.timeout_s),
+        )
         return summarize_sanitizer(outcome.stdout + outcome.stderr)
 
-    def _next_steps(self, failure: Failure | None, rubric: list, not_measured_why: str) -> list[str]:
+    def _next_steps(
+        self, failure: Failure | None, rubric: list[RubricLine], not_measured_why: str
+    ) -> list[str]:
         steps = []
         if failure:
             steps.append(verdicts.hint(failure.reason, **self._student_hint()))
@@ -433,7 +475,8 @@ class Grader:
             steps.append(
                 "Performance was not measured: there is no CUDA device here. Correctness ran "
                 "under numba's CUDA simulator at small sizes; run on an NVIDIA GPU for the speed "
-                "points.")
+                "points."
+            )
         for line in rubric:
             if line.kind == "speed" and line.measured and 0 < line.points < line.max_points:
                 steps.append(f"Speed: {line.detail}. Look at the timing table for where time goes.")
@@ -442,8 +485,13 @@ class Grader:
 
 def _failure(code: str, message: str, traceback: str = "", student: dict | None = None) -> Failure:
     r = verdicts.reason(code)
-    return Failure(reason=code, title=r.title, message=message,
-                   hint=verdicts.hint(code, **(student or {})), traceback=traceback)
+    return Failure(
+        reason=code,
+        title=r.title,
+        message=message,
+        hint=verdicts.hint(code, **(student or {})),
+        traceback=traceback,
+    )
 
 
 def _outcome_problem(outcome: ChildOutcome) -> str | None:
@@ -468,22 +516,33 @@ def _process_failure(outcome: ChildOutcome, doing: str) -> Failure | None:
         code = error.get("kind", "exception")
         if fatal.header.get("stage") == "harness":
             code = "infrastructure"
-        return _failure(code, f"{error.get('type', '')}: {error.get('message', '')}".strip(": "),
-                        traceback=error.get("traceback", ""))
+        return _failure(
+            code,
+            f"{error.get('type', '')}: {error.get('message', '')}".strip(": "),
+            traceback=error.get("traceback", ""),
+        )
     if outcome.timed_out:
         last = [f for f in outcome.of_type("progress") if f.header.get("text")]
         where = f" (last progress: {last[-1].header['text']})" if last else ""
-        return _failure("timeout", f"stopped after the {outcome.timeout_s:.0f} s limit while "
-                                   f"{doing}{where}; the whole process group was killed")
+        return _failure(
+            "timeout",
+            f"stopped after the {outcome.timeout_s:.0f} s limit while "
+            f"{doing}{where}; the whole process group was killed",
+        )
     if outcome.output_limited:
-        return _failure("output_limit", f"stopped after printing more than "
-                                        f"{outcome.output_cap // 1024} KiB (the limit)")
+        return _failure(
+            "output_limit",
+            f"stopped after printing more than {outcome.output_cap // 1024} KiB (the limit)",
+        )
     if outcome.first("done") is None:
         if outcome.signal_name:
             return _failure("crashed", f"the process was killed by {outcome.signal_name}")
         if outcome.returncode == 0:
-            return _failure("exited", "the process ended before returning its results "
-                                      "(os._exit() or exit() in the submission?)")
+            return _failure(
+                "exited",
+                "the process ended before returning its results "
+                "(os._exit() or exit() in the submission?)",
+            )
         return _failure("no_result", f"the process ended with exit code {outcome.returncode}")
     return None
 
@@ -498,12 +557,19 @@ def _wrong_fingerprints(fingerprints: list, expected: list, bounds: list) -> int
 
 
 def _log(phase: str, outcome: ChildOutcome) -> PhaseLog:
-    return PhaseLog(phase, outcome.returncode, round(outcome.wall_s, 2), outcome.stdout,
-                    outcome.stderr, outcome.output_bytes)
+    return PhaseLog(
+        phase,
+        outcome.returncode,
+        round(outcome.wall_s, 2),
+        outcome.stdout,
+        outcome.stderr,
+        outcome.output_bytes,
+    )
 
 
-def _headline(points: float, max_points: float, unmeasured: float, failure: Failure | None,
-              why: str) -> str:
+def _headline(
+    points: float, max_points: float, unmeasured: float, failure: Failure | None, why: str
+) -> str:
     text = f"{points:g} / {max_points:g} points"
     if unmeasured:
         text += f" ({unmeasured:g} not measured: {why})"
@@ -527,4 +593,3 @@ def summarize_sanitizer(output: str) -> str:
         if match:
             summary[i] = f"in kernel `{match.group(1)}`"
     return "compute-sanitizer: " + "; ".join(summary)
-

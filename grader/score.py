@@ -43,37 +43,84 @@ def score(
             if zero_all:
                 detail = f"0: {reason(failure.reason).title.lower()}"
             lines.append(
-                RubricLine(item.task, item.kind, item.points if correct else 0.0, item.points,
-                           True, detail)
+                RubricLine(
+                    item.task, item.kind, item.points if correct else 0.0, item.points, True, detail
+                )
             )
             continue
         if item.kind != "speed" or item.speed is None:
             raise ValueError(f"unknown rubric item kind {item.kind!r}")
         if zero_all:
-            lines.append(RubricLine(item.task, item.kind, 0.0, item.points, True,
-                                    f"0: {reason(failure.reason).title.lower()}"))
+            lines.append(
+                RubricLine(
+                    item.task,
+                    item.kind,
+                    0.0,
+                    item.points,
+                    True,
+                    f"0: {reason(failure.reason).title.lower()}",
+                )
+            )
         elif not correct:
-            lines.append(RubricLine(item.task, item.kind, 0.0, item.points, True,
-                                    "0: speed counts only once every case is correct"))
+            lines.append(
+                RubricLine(
+                    item.task,
+                    item.kind,
+                    0.0,
+                    item.points,
+                    True,
+                    "0: speed counts only once every case is correct",
+                )
+            )
         elif not measured_speed:
-            lines.append(RubricLine(item.task, item.kind, 0.0, item.points, False,
-                                    f"not measured: {not_measured_why}"))
+            lines.append(
+                RubricLine(
+                    item.task,
+                    item.kind,
+                    0.0,
+                    item.points,
+                    False,
+                    f"not measured: {not_measured_why}",
+                )
+            )
         else:
             timed = [b for b in benches if b.task == item.task]
             flagged = [b for b in timed if FLOOR_FLAG in " ".join(b.flags)]
             speedups = [b.speedup for b in timed if b.speedup is not None]
             if flagged:
-                lines.append(RubricLine(item.task, item.kind, 0.0, item.points, True,
-                                        "withheld: " + FLOOR_FLAG + "; flagged for review"))
+                lines.append(
+                    RubricLine(
+                        item.task,
+                        item.kind,
+                        0.0,
+                        item.points,
+                        True,
+                        "withheld: " + FLOOR_FLAG + "; flagged for review",
+                    )
+                )
             elif len(speedups) != len(timed) or not timed:
-                lines.append(RubricLine(item.task, item.kind, 0.0, item.points, True,
-                                        "0: some benchmarks could not be timed"))
+                lines.append(
+                    RubricLine(
+                        item.task,
+                        item.kind,
+                        0.0,
+                        item.points,
+                        True,
+                        "0: some benchmarks could not be timed",
+                    )
+                )
             else:
                 mean = geometric_mean(speedups)
                 points = round(item.points * item.speed.fraction(mean), 2)
-                lines.append(RubricLine(
-                    item.task, item.kind, points, item.points, True,
-                    f"{mean:.2f}x the reference (geometric mean over {len(timed)} sizes); "
-                    f"0 points at {item.speed.zero_at}x, full at {item.speed.full_at}x",
-                ))
+                lines.append(
+                    RubricLine(
+                        item.task,
+                        item.kind,
+                        points,
+                        item.points,
+                        True,
+                        f"{mean:.2f}x the reference (geometric mean over {len(timed)} sizes); "
+                        f"0 points at {item.speed.zero_at}x, full at {item.speed.full_at}x",
+                    )
+                )
     return lines

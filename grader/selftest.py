@@ -6,6 +6,8 @@ A fixture states what it expects in a comment near its top::
     # expect: zero out_of_bounds | cuda_error    (0 points, failed for one of these reasons)
     # expect: full                               (full marks, nothing flagged)
     # expect: partial                            (correct; on a GPU, some but not all speed points)
+    # expect: honest                             (correct, nothing flagged, not faster than the
+                                                  reference: a trick must not buy time)
     # needs: gpu                                 (skipped, and said so, under the simulator)
 """
 
@@ -19,13 +21,14 @@ from pathlib import Path
 from grader.results import RunResult
 from grader.runner import Grader
 
-_EXPECT = re.compile(r"^#[ \t]*expect:[ \t]*(zero|full|partial)[ \t]*(.*)$", re.MULTILINE)
+_EXPECT = re.compile(r"^#[ \t]*expect:[ \t]*(zero|full|partial|honest)[ \t]*(.*)$", re.MULTILINE)
+HONEST_SLACK = 1.1  # run-to-run noise allowed above the reference's speed
 _NEEDS = re.compile(r"^#[ \t]*needs:[ \t]*gpu[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Expectation:
-    outcome: str  # "zero", "full" or "partial"
+    outcome: str  # "zero", "full", "partial" or "honest"
     reasons: frozenset[str] = frozenset()
     needs_gpu: bool = False
 
@@ -46,7 +49,7 @@ def read_expectation(path: Path) -> Expectation:
     text = path.read_text(errors="replace")[:4000]
     match = _EXPECT.search(text)
     if match is None:
-        raise ValueError(f"{path} has no '# expect: zero|full|partial' line")
+        raise ValueError(f"{path} has no '# expect: zero|full|partial|honest' line")
     reasons = frozenset(r.strip() for r in match.group(2).split("|") if r.strip())
     return Expectation(match.group(1), reasons, bool(_NEEDS.search(text)))
 
@@ -80,6 +83,15 @@ def judge(result: RunResult, expectation: Expectation) -> tuple[bool, str]:
     correct_max = sum(line.max_points for line in result.rubric if line.kind == "correctness")
     if reason is not None or correct_points != correct_max:
         return False, f"expected a correct submission, got {result.headline}"
+    if expectation.outcome == "honest":
+        if result.flags:
+            return False, "flagged: " + "; ".join(result.flags)
+        faster = [b for b in result.benches if b.speedup and b.speedup > HONEST_SLACK]
+        if faster:
+            return False, "faster than the reference: " + ", ".join(
+                f"{b.bench} {b.speedup:.2f}x" for b in faster
+            )
+        return True, result.headline
     speed = [line for line in result.rubric if line.kind == "speed" and line.measured]
     if speed and not all(0 < line.points < line.max_points for line in speed):
         return False, "expected some but not all speed points: " + "; ".join(
@@ -101,14 +113,22 @@ def run_selftest(
             " " + "|".join(sorted(expectation.reasons)) if expectation.reasons else ""
         )
         if expectation.needs_gpu and grader.mode != "gpu":
-            row = SelftestRow(label, expected, None, grader.lab.max_points, None, None,
-                              "skipped: needs a GPU")
+            row = SelftestRow(
+                label, expected, None, grader.lab.max_points, None, None, "skipped: needs a GPU"
+            )
         else:
             result = grader.grade(path, student=label)
             ok, message = judge(result, expectation)
-            row = SelftestRow(label, expected, result.points, result.max_points,
-                              result.failure.reason if result.failure else None, ok, message,
-                              result)
+            row = SelftestRow(
+                label,
+                expected,
+                result.points,
+                result.max_points,
+                result.failure.reason if result.failure else None,
+                ok,
+                message,
+                result,
+            )
         rows.append(row)
         if on_row:
             on_row(row)

@@ -95,9 +95,7 @@ REASONS: dict[str, Reason] = {
         "Stale results on a repeated call",
         "Compute the result from the inputs on every call; never cache it.",
     ),
-    "modified_input": Reason(
-        "Changed its inputs", "Write only to `out`; inputs are read-only."
-    ),
+    "modified_input": Reason("Changed its inputs", "Write only to `out`; inputs are read-only."),
     "returned_input": Reason("Returned one of its inputs", "Write into `out` and return it."),
     "spawned_process": Reason(
         "Started other processes",

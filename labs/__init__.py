@@ -1,4 +1,7 @@
-"""The labs, in course order. Adding a lab is one folder here, one under reference/, one line below."""
+"""The labs, in course order.
+
+Adding a lab is one folder here, one under reference/, and one line in LABS below.
+"""
 
 from __future__ import annotations
 

@@ -41,10 +41,21 @@ def test_grade_a_class_writes_a_gradebook_and_gradescope_results(tmp_path: Path)
     (alice / "student.py").write_text(LAB.solution_path.read_text())
     bob = LAB.reference_folder / "wrong" / "wrong_answer.py"
     out = tmp_path / "grades"
-    result = _invoke("grade", "lab0", str(alice), str(bob), "--mode", "simulator",
-                     "--out", str(out), "--secret", "course-secret")
+    result = _invoke(
+        "grade",
+        "lab0",
+        str(alice),
+        str(bob),
+        "--mode",
+        "simulator",
+        "--out",
+        str(out),
+        "--secret",
+        "course-secret",
+    )
     assert result.exit_code == 0
-    rows = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
+    with open(out / "gradebook.csv") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
     assert float(rows["alice"]["points"]) == 60 and float(rows["alice"]["not_measured"]) == 40
     assert float(rows["wrong_answer"]["points"]) == 0
     assert rows["wrong_answer"]["failure"] == "wrong_answer"
@@ -55,8 +66,9 @@ def test_grade_a_class_writes_a_gradebook_and_gradescope_results(tmp_path: Path)
 
 
 def test_selftest_passes_on_a_subset_and_writes_reports(tmp_path: Path):
-    result = _invoke("selftest", "lab0", "--mode", "simulator", "--only", "wrong_answer",
-                     "--out", str(tmp_path))
+    result = _invoke(
+        "selftest", "lab0", "--mode", "simulator", "--only", "wrong_answer", "--out", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     assert "every fixture was graded as expected" in result.output
     assert (tmp_path / "lab0" / "wrong__wrong_answer.html").is_file()

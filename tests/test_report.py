@@ -16,22 +16,46 @@ def _result(**changes) -> RunResult:
     rng = np.random.default_rng(0)
     student = summarize(list(70e-6 + 3e-6 * rng.standard_normal(60)), "standard error target")
     reference = summarize(list(66e-6 + 2e-6 * rng.standard_normal(60)), "standard error target")
-    bench = BenchResult("saxpy", "n=2^24+3", {"n": 2**24 + 3}, "timed", student, reference,
-                        speedup=reference.median_s / student.median_s, traffic_bytes=12 * 2**24,
-                        floor_s=12 * 2**24 / 3e12, bandwidth_bytes_per_s=12 * 2**24 / 70e-6,
-                        fraction_of_copy_bandwidth=0.96)
+    bench = BenchResult(
+        "saxpy",
+        "n=2^24+3",
+        {"n": 2**24 + 3},
+        "timed",
+        student,
+        reference,
+        speedup=reference.median_s / student.median_s,
+        traffic_bytes=12 * 2**24,
+        floor_s=12 * 2**24 / 3e12,
+        bandwidth_bytes_per_s=12 * 2**24 / 70e-6,
+        fraction_of_copy_bandwidth=0.96,
+    )
     base = dict(
-        lab="lab0", lab_title="Warm-up: SAXPY on the GPU", submission="/x/student.py",
-        student="you", mode="gpu", device={"mode": "gpu", "name": "NVIDIA H100",
-                                            "compute_capability": "9.0"},
-        started_at="2026-11-21T00:00:00+00:00", seconds=12.5, points=97.5, max_points=100,
-        unmeasured_points=0, headline="97.5 / 100 points", next_steps=["Speed: 0.94x"],
-        rubric=[RubricLine("saxpy", "correctness", 60, 60, True, "7 of 7 cases passed"),
-                RubricLine("saxpy", "speed", 37.5, 40, True, "0.94x the reference")],
-        cases=[CaseResult("saxpy", "n=127 <b>", {"n": 127}, True,
-                          worst_error_over_tolerance=0.1)],
-        benches=[bench], ceilings={"copy_bandwidth": {"bytes_per_s": 3.0e12}}, failure=None,
-        flags=[], not_measured=[], logs=[], limits={"timeout_s": 60, "output_cap_bytes": 1 << 20})
+        lab="lab0",
+        lab_title="Warm-up: SAXPY on the GPU",
+        submission="/x/student.py",
+        student="you",
+        mode="gpu",
+        device={"mode": "gpu", "name": "NVIDIA H100", "compute_capability": "9.0"},
+        started_at="2026-11-21T00:00:00+00:00",
+        seconds=12.5,
+        points=97.5,
+        max_points=100,
+        unmeasured_points=0,
+        headline="97.5 / 100 points",
+        next_steps=["Speed: 0.94x"],
+        rubric=[
+            RubricLine("saxpy", "correctness", 60, 60, True, "7 of 7 cases passed"),
+            RubricLine("saxpy", "speed", 37.5, 40, True, "0.94x the reference"),
+        ],
+        cases=[CaseResult("saxpy", "n=127 <b>", {"n": 127}, True, worst_error_over_tolerance=0.1)],
+        benches=[bench],
+        ceilings={"copy_bandwidth": {"bytes_per_s": 3.0e12}},
+        failure=None,
+        flags=[],
+        not_measured=[],
+        logs=[],
+        limits={"timeout_s": 60, "output_cap_bytes": 1 << 20},
+    )
     base.update(changes)
     return RunResult(**base)
 
@@ -63,8 +87,14 @@ def test_the_json_holds_the_same_numbers_and_no_nan(tmp_path: Path):
 
 
 def test_without_a_gpu_the_report_says_no_timing_was_made():
-    result = _result(mode="simulator", benches=[], device={"mode": "simulator"},
-                     not_measured=["no CUDA device"], unmeasured_points=40, ceilings={})
+    result = _result(
+        mode="simulator",
+        benches=[],
+        device={"mode": "simulator"},
+        not_measured=["no CUDA device"],
+        unmeasured_points=40,
+        ceilings={},
+    )
     html = render_html(result)
     assert "Not measured: no CUDA device" in html and "<svg" not in html
     assert "No number on this page is a timing" in html

@@ -16,8 +16,10 @@ def _cases(passed=True):
 
 
 def _benches(*speedups, flags=()):
-    return [BenchResult("saxpy", f"b{i}", {}, "timed", speedup=s, flags=list(flags))
-            for i, s in enumerate(speedups)]
+    return [
+        BenchResult("saxpy", f"b{i}", {}, "timed", speedup=s, flags=list(flags))
+        for i, s in enumerate(speedups)
+    ]
 
 
 def test_speed_rule_is_linear_between_its_thresholds_and_clamped():

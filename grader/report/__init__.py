@@ -33,18 +33,31 @@ def charts(result: RunResult) -> list[Markup]:
     groups = []
     for b in result.benches:
         bars = []
-        for who, stats, colour in (("yours", b.student, STUDENT), ("reference", b.reference, REFERENCE)):
+        for who, stats, colour in (
+            ("yours", b.student, STUDENT),
+            ("reference", b.reference, REFERENCE),
+        ):
             if stats is None or not b.traffic_bytes or not copy_bw:
                 continue
             traffic = b.traffic_bytes
             gbs = traffic / stats.median_s / 1e9
-            bars.append(Bar(who, gbs, colour, traffic / stats.q3_s / 1e9, traffic / stats.q1_s / 1e9))
+            bars.append(
+                Bar(who, gbs, colour, traffic / stats.q3_s / 1e9, traffic / stats.q1_s / 1e9)
+            )
         if bars:
             groups.append((f"{b.task} {b.bench}", bars))
     if groups and copy_bw:
-        drawn.append(Markup(bar_chart(
-            groups, "GB/s", "Achieved bandwidth (minimum bytes moved / median time), with IQR",
-            ceiling=copy_bw / 1e9, ceiling_label=f"device copy {copy_bw / 1e9:.0f} GB/s")))
+        drawn.append(
+            Markup(
+                bar_chart(
+                    groups,
+                    "GB/s",
+                    "Achieved bandwidth (minimum bytes moved / median time), with IQR",
+                    ceiling=copy_bw / 1e9,
+                    ceiling_label=f"device copy {copy_bw / 1e9:.0f} GB/s",
+                )
+            )
+        )
     for b in result.benches:
         series = []
         if b.student:

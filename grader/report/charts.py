@@ -59,29 +59,41 @@ def bar_chart(
     for group, bars in groups:
         out.append(f'<text x="0" y="{y + 12}" font-weight="600">{escape(group)}</text>')
         for bar in bars:
-            out.append(f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end">'
-                       f"{escape(bar.label)}</text>")
+            out.append(
+                f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end">{escape(bar.label)}</text>'
+            )
             if math.isfinite(bar.value):
-                out.append(f'<rect x="{label_w}" y="{y}" width="{x(bar.value) - label_w:.1f}" '
-                           f'height="{bar_h}" fill="{bar.colour}"><title>{escape(bar.label)}: '
-                           f"{_fmt(bar.value)} {escape(unit)} {escape(bar.note)}</title></rect>")
+                out.append(
+                    f'<rect x="{label_w}" y="{y}" width="{x(bar.value) - label_w:.1f}" '
+                    f'height="{bar_h}" fill="{bar.colour}"><title>{escape(bar.label)}: '
+                    f"{_fmt(bar.value)} {escape(unit)} {escape(bar.note)}</title></rect>"
+                )
                 if bar.low is not None and bar.high is not None:
                     mid = y + bar_h / 2
-                    out.append(f'<line x1="{x(bar.low):.1f}" x2="{x(bar.high):.1f}" y1="{mid}" '
-                               f'y2="{mid}" stroke="#1a202c" stroke-width="1.5"/>')
-                out.append(f'<text x="{x(bar.value) + 4:.1f}" y="{y + 12}">{_fmt(bar.value)} '
-                           f"{escape(unit)}</text>")
+                    out.append(
+                        f'<line x1="{x(bar.low):.1f}" x2="{x(bar.high):.1f}" y1="{mid}" '
+                        f'y2="{mid}" stroke="#1a202c" stroke-width="1.5"/>'
+                    )
+                out.append(
+                    f'<text x="{x(bar.value) + 4:.1f}" y="{y + 12}">{_fmt(bar.value)} '
+                    f"{escape(unit)}</text>"
+                )
             else:
-                out.append(f'<text x="{label_w + 4}" y="{y + 12}" fill="#718096">not measured'
-                           "</text>")
+                out.append(
+                    f'<text x="{label_w + 4}" y="{y + 12}" fill="#718096">not measured</text>'
+                )
             y += bar_h + 4
         y += gap
     if ceiling:
         cx = x(ceiling)
-        out.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{top - 6}" y2="{y}" stroke="{CEILING}" '
-                   'stroke-dasharray="4 3"/>')
-        out.append(f'<text x="{cx:.1f}" y="{y + 14}" text-anchor="middle" fill="{CEILING}">'
-                   f"{escape(ceiling_label)}</text>")
+        out.append(
+            f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{top - 6}" y2="{y}" stroke="{CEILING}" '
+            'stroke-dasharray="4 3"/>'
+        )
+        out.append(
+            f'<text x="{cx:.1f}" y="{y + 14}" text-anchor="middle" fill="{CEILING}">'
+            f"{escape(ceiling_label)}</text>"
+        )
     out.append("</svg>")
     return "\n".join(out)
 
@@ -111,28 +123,38 @@ def strip_chart(
     for row, (label, samples, colour) in enumerate(series):
         y = top + row * row_h
         mid = y + row_h / 2
-        out.append(f'<text x="{label_w - 8}" y="{mid + 4}" text-anchor="end">'
-                   f"{escape(label)} (n={len(samples)})</text>")
+        out.append(
+            f'<text x="{label_w - 8}" y="{mid + 4}" text-anchor="end">'
+            f"{escape(label)} (n={len(samples)})</text>"
+        )
         ordered = sorted(samples)
         if ordered:
             q1, med, q3 = (ordered[int(q * (len(ordered) - 1))] for q in (0.25, 0.5, 0.75))
-            out.append(f'<rect x="{x(q1):.1f}" y="{y + 3}" width="{max(x(q3) - x(q1), 1):.1f}" '
-                       f'height="{row_h - 6}" fill="{colour}" fill-opacity="0.18" '
-                       f'stroke="{colour}"/>')
-            out.append(f'<line x1="{x(med):.1f}" x2="{x(med):.1f}" y1="{y + 2}" '
-                       f'y2="{y + row_h - 2}" stroke="{colour}" stroke-width="2.5"/>')
+            out.append(
+                f'<rect x="{x(q1):.1f}" y="{y + 3}" width="{max(x(q3) - x(q1), 1):.1f}" '
+                f'height="{row_h - 6}" fill="{colour}" fill-opacity="0.18" '
+                f'stroke="{colour}"/>'
+            )
+            out.append(
+                f'<line x1="{x(med):.1f}" x2="{x(med):.1f}" y1="{y + 2}" '
+                f'y2="{y + row_h - 2}" stroke="{colour}" stroke-width="2.5"/>'
+            )
         for i, v in enumerate(samples[:400]):
             jitter = ((i * 7919) % 13 - 6) * (row_h - 10) / 13 / 2
-            out.append(f'<circle cx="{x(v):.1f}" cy="{mid + jitter:.1f}" r="1.6" '
-                       f'fill="{colour}" fill-opacity="0.6"/>')
+            out.append(
+                f'<circle cx="{x(v):.1f}" cy="{mid + jitter:.1f}" r="1.6" '
+                f'fill="{colour}" fill-opacity="0.6"/>'
+            )
     axis_y = top + row_h * len(series) + 4
-    out.append(f'<line x1="{label_w}" x2="{label_w + plot_w}" y1="{axis_y}" y2="{axis_y}" '
-               'stroke="#4a5568"/>')
+    out.append(
+        f'<line x1="{label_w}" x2="{label_w + plot_w}" y1="{axis_y}" y2="{axis_y}" '
+        'stroke="#4a5568"/>'
+    )
     for k in range(5):
         v = lo + (hi - lo) * k / 4
-        out.append(f'<text x="{x(v):.1f}" y="{axis_y + 16}" text-anchor="middle">'
-                   f"{_fmt(v)}</text>")
-    out.append(f'<text x="{label_w + plot_w}" y="{axis_y + 30}" text-anchor="end">'
-               f"{escape(unit)}</text>")
+        out.append(f'<text x="{x(v):.1f}" y="{axis_y + 16}" text-anchor="middle">{_fmt(v)}</text>')
+    out.append(
+        f'<text x="{label_w + plot_w}" y="{axis_y + 30}" text-anchor="end">{escape(unit)}</text>'
+    )
     out.append("</svg>")
     return "\n".join(out)

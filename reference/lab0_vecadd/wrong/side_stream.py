@@ -1,7 +1,8 @@
 # Launches on a non-blocking side stream and returns before the kernel finishes. The work is
-# correct, so it must grade like the reference: a timer that only waited for the default
-# stream would time almost nothing and flag this as impossibly fast.
-# expect: full
+# correct; what matters is that it buys no time. A timer that waited only for the default
+# stream would time almost nothing; one that started before a non-blocking stream's work
+# could miss its beginning. The grader must time it no faster than the reference.
+# expect: honest
 # needs: gpu
 from cuda.bindings import driver
 from numba import cuda

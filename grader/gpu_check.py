@@ -1,0 +1,122 @@
+"""`make gpu-check`: everything that needs a GPU, in one call, with a summary at the end.
+
+    1. cwb doctor
+    2. the GPU tests (pytest -m gpu)
+    3. cwb selftest all --mode gpu
+    4. cwb calibrate (timer against do_bench; spread of repeated gradings)
+    5. the benchmarks (pytest-benchmark, tests/bench)
+
+Copy what it prints into docs/gpu-runs.md with the device and the date: that file is how
+everyone knows what has run on real hardware. ``--out DIR`` keeps the JSON and reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from grader.spec import ROOT
+
+STEPS = ("doctor", "pytest", "selftest", "calibrate", "bench")
+
+
+def _step(name: str, cmd: list[str], results: list[tuple[str, int, float]]) -> None:
+    print(f"\n===== {name}: {' '.join(cmd)}", flush=True)
+    started = time.monotonic()
+    code = subprocess.call(cmd, cwd=ROOT)
+    results.append((name, code, time.monotonic() - started))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gpu-check")
+    parser.add_argument("--skip", default="", help=f"comma-separated, of: {', '.join(STEPS)}")
+    parser.add_argument("--selftest-timeout", default="20", help="seconds per process")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+    cwb = [py, "-m", "grader"]
+    print(f"gpu-check {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}")
+    results: list[tuple[str, int, float]] = []
+    if "doctor" not in skip:
+        _step("doctor", [*cwb, "doctor"], results)
+    if "pytest" not in skip:
+        _step(
+            "pytest",
+            [
+                py,
+                "-m",
+                "pytest",
+                "-q",
+                "-m",
+                "gpu",
+                "tests",
+                "--ignore=tests/bench",
+                "-p",
+                "no:cacheprovider",
+            ],
+            results,
+        )
+    if "selftest" not in skip:
+        _step(
+            "selftest",
+            [
+                *cwb,
+                "selftest",
+                "all",
+                "--mode",
+                "gpu",
+                "--timeout",
+                args.selftest_timeout,
+                "--out",
+                str(out / "selftest"),
+            ],
+            results,
+        )
+    if "calibrate" not in skip:
+        _step("calibrate", [*cwb, "calibrate", "--out", str(out)], results)
+    if "bench" not in skip:
+        bench_json = out / "bench.json"
+        _step(
+            "bench",
+            [
+                py,
+                "-m",
+                "pytest",
+                "-q",
+                "-m",
+                "gpu",
+                "tests/bench",
+                "--benchmark-enable",
+                f"--benchmark-json={bench_json}",
+                "-p",
+                "no:cacheprovider",
+            ],
+            results,
+        )
+        if bench_json.is_file():
+            print("\nbenchmarks (grader's cold CUDA-event median):")
+            for bench in json.loads(bench_json.read_text())["benchmarks"]:
+                info = bench["extra_info"]
+                print(
+                    f"  {bench['name']:<40} {info['median_us']:9.1f} us  "
+                    f"{info['gb_per_s']:7.0f} GB/s  {100 * info['fraction_of_copy']:5.1f}% "
+                    f"of copy ({info['copy_gb_per_s']:.0f} GB/s)"
+                )
+    print("\n===== summary")
+    for name, code, seconds in results:
+        print(f"  {name:<10} {'ok' if code == 0 else f'FAILED ({code})':<12} {seconds:7.1f} s")
+    sys.exit(0 if all(code == 0 for _, code, _ in results) else 1)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
