@@ -76,12 +76,15 @@ class FrameReader:
     def __init__(self, token: bytes):
         self._token = token
         self._buffer = bytearray()
+        self._need = 0  # bytes the frame at the front needs before it is worth parsing again
         self.error: str | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
         if self.error:
             return []
         self._buffer += data
+        if len(self._buffer) < self._need:
+            return []  # a large frame is still arriving: do not re-parse it per pipe read
         frames = []
         try:
             while (frame := self._next_frame()) is not None:
@@ -110,6 +113,7 @@ class FrameReader:
             raise ChannelError(f"a frame header of {header_len} bytes is too large")
         end = _PREFIX.size + header_len
         if len(buf) < end:
+            self._need = end
             return None
         try:
             header = json.loads(bytes(buf[_PREFIX.size : end]))
@@ -120,20 +124,28 @@ class FrameReader:
         specs = header.get("arrays", [])
         if not isinstance(specs, list):
             raise ChannelError("a frame's array list is malformed")
-        arrays: dict[str, np.ndarray] = {}
+        # First find where every array lies, decoding nothing until the whole frame is here.
+        spans = []
         offset = end
-        for spec in specs:
+        for _ in specs:
             if len(buf) < offset + _LENGTH.size:
+                self._need = offset + _LENGTH.size
                 return None
             (nbytes,) = _LENGTH.unpack_from(buf, offset)
             offset += _LENGTH.size
             if nbytes > MAX_ARRAY_BYTES:
                 raise ChannelError(f"an array of {nbytes} bytes is larger than the channel allows")
-            if len(buf) < offset + nbytes:
-                return None
-            arrays[str(spec.get("name"))] = _decode_array(spec, buf[offset : offset + nbytes])
+            spans.append((offset, nbytes))
             offset += nbytes
+        if len(buf) < offset:
+            self._need = offset
+            return None
+        arrays = {
+            str(spec.get("name")): _decode_array(spec, buf[start : start + nbytes])
+            for spec, (start, nbytes) in zip(specs, spans, strict=True)
+        }
         del buf[:offset]
+        self._need = 0
         return Frame(header, arrays)
 
 

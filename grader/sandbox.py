@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import secrets
@@ -152,6 +153,13 @@ def _kill_leftovers(before: set[int]) -> list[int]:
     return killed
 
 
+def _widen_pipe(fd: int) -> None:
+    """Ask Linux for a 1 MiB pipe buffer (64 KiB by default) so big frames move in big reads."""
+    set_pipe_size = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, set_pipe_size, 1 << 20)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -171,6 +179,7 @@ def run_child(
     token = secrets.token_bytes(TOKEN_BYTES)
     reader = FrameReader(token)
     read_fd, write_fd = os.pipe()
+    _widen_pipe(write_fd)
     workdir = tempfile.mkdtemp(prefix="cwb-child-")
     before = _children_of(os.getpid()) if subreaper else set()
     started = time.monotonic()

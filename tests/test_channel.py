@@ -66,3 +66,25 @@ def test_an_array_whose_size_disagrees_with_its_shape_is_refused(shape):
     reader = FrameReader(TOKEN)
     reader.feed(raw)
     assert reader.error is not None
+
+
+def test_a_large_frame_arriving_in_small_reads_is_parsed_once_in_linear_time():
+    import time
+
+    big = {"a": np.zeros(4 << 20, np.float32), "b": np.ones(4 << 20, np.float32)}
+    read_fd, write_fd = os.pipe()
+    import threading
+
+    writer = threading.Thread(
+        target=lambda: (FrameWriter(write_fd, TOKEN).send({"t": 1}, big), os.close(write_fd))
+    )
+    writer.start()
+    reader = FrameReader(TOKEN)
+    frames = []
+    started = time.perf_counter()
+    while piece := os.read(read_fd, 1 << 16):  # 64 KiB at a time, as a default pipe gives
+        frames += reader.feed(piece)
+    writer.join()
+    os.close(read_fd)
+    assert len(frames) == 1 and frames[0].arrays["b"].sum() == 4 << 20
+    assert time.perf_counter() - started < 5.0
