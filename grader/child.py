@@ -184,6 +184,9 @@ class Harness:
                 arrays.fill_poison(base)
             header = {"type": "case", "task": task.name, "case": case["name"], "call": call}
             args = [device_inputs[name] for name in task.arg_names]
+            # Inputs and poison were written on the default stream: make them visible to a
+            # submission that works on a stream of its own.
+            arrays.synchronize()
             started = time.perf_counter()
             try:
                 with nvtx_range(f"{task.entry} {case['name']}"):

@@ -39,6 +39,7 @@ from typing import Any
 
 _perf_counter = time.perf_counter
 OUTLIVED_MIN_S = 20e-6  # work past the launch stream's end that is not the sync's own jitter
+STRICT_DECISION_SAMPLES = 10  # samples whose median decides whether to time strictly
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,18 @@ def summarize(samples: Sequence[float], stop_reason: str, **extra: Any) -> Timin
     )
 
 
+_SPIN_SOURCE = r"""
+extern "C" __global__ void cwb_spin(long long cycles) {
+    long long start = clock64();
+    while (clock64() - start < cycles) { }
+}
+"""
+
+
 class EventTimer:
     """Times calls on the current CUDA device with events (CuPy's, which time any library)."""
 
-    def __init__(self, warmup_s: float = 0.1, min_warmup_calls: int = 3):
+    def __init__(self, warmup_s: float = 0.1, min_warmup_calls: int = 3, shield_s: float = 100e-6):
         import cupy
 
         self._cp = cupy
@@ -153,6 +162,11 @@ class EventTimer:
         # microseconds for a numba launch), so that overhead stays out of the timed region.
         self._flush_buffer = cupy.empty(max(2 * l2, 256 << 20), dtype=cupy.uint8)
         self._flush_value = 0
+        # A warm sample has no flush to hide the launch behind: a short spin on the device does
+        # that job instead, without touching memory.
+        clock_khz = cupy.cuda.Device().attributes["ClockRate"]
+        self._shield_cycles = int(shield_s * clock_khz * 1e3)
+        self._spin = cupy.RawKernel(_SPIN_SOURCE, "cwb_spin")
         self.sync_gap_s = 0.0
 
     def flush_l2(self) -> None:
@@ -162,12 +176,17 @@ class EventTimer:
         buf = self._flush_buffer
         self._cp.cuda.runtime.memsetAsync(buf.data.ptr, self._flush_value, buf.nbytes, 0)
 
+    def shield(self) -> None:
+        self._spin((1,), (1,), (self._cp.int64(self._shield_cycles),))
+
     def _sample(
-        self, fn: Callable[[], Any], cold: bool, strict: bool = False
+        self, fn: Callable[[], Any], cold: bool, strict: bool, events: tuple[Any, Any, Any]
     ) -> tuple[float, float, float, Any]:
-        start, end_stream, end_device = self._event(), self._event(), self._event()
+        start, end_stream, end_device = events
         if cold:
             self.flush_l2()
+        else:
+            self.shield()
         if strict:
             self._device_sync()
         host_start = _perf_counter()
@@ -182,9 +201,13 @@ class EventTimer:
         t_device = self._elapsed_ms(start, end_device) / 1e3
         return t_stream, t_device, host_s, result
 
+    def _events(self) -> tuple[Any, Any, Any]:
+        return self._event(), self._event(), self._event()
+
     def calibrate(self, samples: int = 100) -> float:
         """The device-wide synchronise's own cost: the median time of an empty call."""
-        gaps = [self._sample(lambda: None, cold=False)[1] for _ in range(samples)]
+        events = self._events()
+        gaps = [self._sample(lambda: None, False, False, events)[1] for _ in range(samples)]
         self.sync_gap_s = statistics.median(gaps)
         return self.sync_gap_s
 
@@ -200,43 +223,51 @@ class EventTimer:
         """Warm up, then sample until ``rule`` says stop.
 
         ``prepare(i)`` runs before sample i, outside the timed region (fresh inputs, poisoned
-        output); ``check(i, result)`` runs after it, also outside (re-checks the output).
+        output), followed by a device-wide synchronise so that work on any stream finds its
+        inputs ready; ``check(i, result)`` runs after the sample, also outside (re-checks the
+        output).
         """
         warm_start = _perf_counter()
         calls = 0
         while calls < self.min_warmup_calls or _perf_counter() - warm_start < self.warmup_s:
             if prepare:
                 prepare(calls)
+                self._device_sync()
             fn()
             self._device_sync()
             calls += 1
+        events = self._events()
         samples: list[float] = []
         host: list[float] = []
+        excess: list[float] = []  # how long work outlived the launch stream, per sample
+        decide_after = min(STRICT_DECISION_SAMPLES, rule.fixed or STRICT_DECISION_SAMPLES)
         strict = False
-        outlived = 0  # samples whose work outlived the launch stream
         loop_start = _perf_counter()
         while (reason := rule.done(samples, _perf_counter() - loop_start)) is None:
             i = len(samples)
             if prepare:
                 prepare(i)
-            t_stream, t_device, host_s, result = self._sample(fn, cold, strict)
+                self._device_sync()
+            t_stream, t_device, host_s, result = self._sample(fn, cold, strict, events)
             if check:
                 check(i, result)
             corrected = t_device - self.sync_gap_s
-            # The synchronise's round trip varies by a few microseconds from sample to sample
-            # (p10 to p90: 7.8 to 10.2 us after a SAXPY on an H200), and a late host wake-up
-            # can add tens; side-stream work outlives the launch stream on every sample.
-            outlived += corrected - t_stream > max(3 * self.sync_gap_s, OUTLIVED_MIN_S)
-            if not strict and outlived >= 3 and outlived > 0.25 * (len(samples) + 1):
-                strict = True  # start over, synchronised before every start event
-                samples.clear()
-                host.clear()
-                loop_start = _perf_counter()
-                continue
             samples.append(max(t_stream, corrected))
             host.append(host_s)
             if on_sample:
                 on_sample(i)
+            if not strict and len(excess) < decide_after:
+                excess.append(corrected - t_stream)
+                # The synchronise's round trip varies by a few microseconds from sample to
+                # sample and a late host wake-up adds tens now and then; work on another
+                # stream outlives the launch stream in every sample. Hence the median.
+                if len(excess) == decide_after and statistics.median(excess) > max(
+                    3 * self.sync_gap_s, OUTLIVED_MIN_S
+                ):
+                    strict = True  # start over, synchronised before every start event
+                    samples.clear()
+                    host.clear()
+                    loop_start = _perf_counter()
         return summarize(
             samples,
             reason,

@@ -108,7 +108,9 @@ def test_a_cold_l2_is_slower_than_a_warm_one_for_data_that_fits():
     rule = StopRule(fixed=100)
     cold = timer.measure(lambda: saxpy(np.float32(2), x, y, out), rule, cold=True)
     warm = timer.measure(lambda: saxpy(np.float32(2), x, y, out), rule, cold=False)
-    assert cold.median_s > warm.median_s
+    # Warm samples hide the launch behind a spin kernel, as cold ones hide it behind the flush:
+    # what is left is the cache.
+    assert cold.median_s > 1.2 * warm.median_s
 
 
 def test_the_reference_solution_gets_full_marks_on_the_gpu():
