@@ -112,9 +112,15 @@ class Grader:
 
     @property
     def timeout_s(self) -> float:
+        """The limit for a checking process (``--timeout`` overrides the lab's)."""
         if self.options.timeout_s:
             return self.options.timeout_s
         return self.lab.sim_timeout_s if self.mode == "simulator" else self.lab.timeout_s
+
+    @property
+    def time_timeout_s(self) -> float:
+        """The limit for a timing process: never below the lab's, which sizes it for its data."""
+        return max(self.timeout_s, self.lab.time_timeout_s)
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -187,7 +193,7 @@ class Grader:
         if self._reference is not None:
             return self._reference
         job = self._job(self.lab.solution_path, "time", reference=True, ceilings=True)
-        outcome = self._run(job, "timing the reference solution")
+        outcome = self._run(job, "timing the reference solution", timeout_s=self.time_timeout_s)
         benches: dict[tuple[str, str], dict[str, Any]] = {}
         error = _outcome_problem(outcome)
         for frame in outcome.of_type("bench"):
@@ -234,7 +240,11 @@ class Grader:
                 not_measured_why = f"the reference run failed ({reference.error})"
                 flags.append("infrastructure: " + reference.error)
             else:
-                outcome = self._run(self._job(submission, "time"), "timing your kernel")
+                outcome = self._run(
+                    self._job(submission, "time"),
+                    "timing your kernel",
+                    timeout_s=self.time_timeout_s,
+                )
                 logs.append(_log("time", outcome))
                 benches, failure, extra_cases = self._judge_time(outcome, reference)
                 cases.extend(extra_cases)
@@ -269,7 +279,11 @@ class Grader:
             flags=flags,
             not_measured=[not_measured_why] if not_measured_why and not measured else [],
             logs=logs,
-            limits={"timeout_s": self.timeout_s, "output_cap_bytes": self.options.output_cap},
+            limits={
+                "timeout_s": self.timeout_s,
+                "time_timeout_s": self.time_timeout_s,
+                "output_cap_bytes": self.options.output_cap,
+            },
             graded=graded,
         )
 

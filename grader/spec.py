@@ -137,8 +137,11 @@ class Lab:
     title: str
     tasks: tuple[KernelTask, ...]
     rubric: tuple[RubricItem, ...]
-    timeout_s: float = 60.0  # wall limit for one child process
+    timeout_s: float = 60.0  # wall limit for one checking process
     sim_timeout_s: float = 60.0
+    # Wall limit for one timing process: it makes several input sets of the largest size and
+    # times every benchmark, and it only runs once the submission has passed every check.
+    time_timeout_s: float = 300.0
 
     @property
     def folder(self) -> Path:

@@ -54,7 +54,7 @@ def _result(**changes) -> RunResult:
         flags=[],
         not_measured=[],
         logs=[],
-        limits={"timeout_s": 60, "output_cap_bytes": 1 << 20},
+        limits={"timeout_s": 60, "time_timeout_s": 300, "output_cap_bytes": 1 << 20},
     )
     base.update(changes)
     return RunResult(**base)
