@@ -4,6 +4,7 @@ One sample, as the grader takes it (all outside the timed region but the call)::
 
     prepare()                     # fresh input set copied into the fixed buffers, output poisoned
     flush L2                      # write 2x the L2 size, so every sample starts cold
+    spin 100 us                   # device busy while the host issues the launch
     start.record()
     fn()                          # the submission
     end_stream.record()           # end of the work issued on the launch stream
@@ -11,12 +12,14 @@ One sample, as the grader takes it (all outside the timed region but the call)::
     end_device.record()
     end_device.synchronize()
 
-``end_device`` alone would add the host's round trip through the synchronise (about 6 us, seen
-on an H200) to every sample; ``end_stream`` alone would miss work left running on other
-streams. The sample is ``max(t_stream, t_device - sync_gap)``, where ``sync_gap`` is the median
-``t_device`` of an empty call measured in the same run: the device-wide figure, less the
-round trip the protocol itself costs. Flushing before ``start`` also hides the host's launch
-overhead behind the flush, as ``triton.testing.do_bench`` does, so the two timers agree.
+The sample is ``t_stream``, as ``triton.testing.do_bench`` takes it: ``end_device`` would add
+the host's round trip through the synchronise (6 to 9 us on an H200) and any late wake-up of
+the host. ``t_device`` is there to catch work left running on other streams: when the median
+of ``t_device - sync_gap - t_stream`` over the first samples says work outlives the launch
+stream (``sync_gap`` is the median ``t_device`` of an empty call measured in the same run),
+the benchmark is timed again in strict mode, below, as ``max(t_stream, t_device - sync_gap)``.
+A short spin kernel after the flush keeps the device busy while the host issues the launch,
+so the host's launch overhead stays out of the timed region.
 
 Work on a non-blocking stream is not ordered after the flush either, so it could start before
 ``start`` and look faster than it is. When a sample shows work that outlived the launch
@@ -157,13 +160,11 @@ class EventTimer:
         self.warmup_s = warmup_s
         self.min_warmup_calls = min_warmup_calls
         l2 = int(cupy.cuda.runtime.getDeviceProperties(0)["l2CacheSize"])
-        # Writing twice the L2 evicts everything a previous sample left there. At least 256 MB,
-        # as do_bench writes: the flush then also outlasts the host's launch overhead (tens of
-        # microseconds for a numba launch), so that overhead stays out of the timed region.
+        # Writing twice the L2 evicts everything a previous sample left there; at least 256 MB,
+        # as do_bench writes.
         self._flush_buffer = cupy.empty(max(2 * l2, 256 << 20), dtype=cupy.uint8)
         self._flush_value = 0
-        # A warm sample has no flush to hide the launch behind: a short spin on the device does
-        # that job instead, without touching memory.
+        # A spin on the device, touching no memory, that outlasts the host's launch overhead.
         clock_khz = cupy.cuda.Device().attributes["ClockRate"]
         self._shield_cycles = int(shield_s * clock_khz * 1e3)
         self._spin = cupy.RawKernel(_SPIN_SOURCE, "cwb_spin")
@@ -185,8 +186,9 @@ class EventTimer:
         start, end_stream, end_device = events
         if cold:
             self.flush_l2()
-        else:
-            self.shield()
+        # The memset alone can finish before the host has issued a numba launch (~33 us of host
+        # time on an H200): the spin keeps the device busy until the work is queued.
+        self.shield()
         if strict:
             self._device_sync()
         host_start = _perf_counter()
@@ -252,7 +254,10 @@ class EventTimer:
             if check:
                 check(i, result)
             corrected = t_device - self.sync_gap_s
-            samples.append(max(t_stream, corrected))
+            # Work on the launch stream is timed by its own end event, as do_bench does; only
+            # work that outlives it is timed to an idle device, where a late host wake-up after
+            # the synchronise would leak into the sample.
+            samples.append(max(t_stream, corrected) if strict else t_stream)
             host.append(host_s)
             if on_sample:
                 on_sample(i)
