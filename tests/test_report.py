@@ -98,3 +98,11 @@ def test_without_a_gpu_the_report_says_no_timing_was_made():
     html = render_html(result)
     assert "Not measured: no CUDA device" in html and "<svg" not in html
     assert "No number on this page is a timing" in html
+
+
+def test_strip_chart_ticks_are_distinct_even_for_a_narrow_spread():
+    from grader.report.charts import strip_chart
+
+    svg = strip_chart([("yours", [124.2, 124.9, 125.6], "#000")], "us", "t")
+    ticks = re.findall(r'text-anchor="middle">([^<]+)</text>', svg)
+    assert len(ticks) == 5 and len(set(ticks)) == 5

@@ -150,9 +150,13 @@ def strip_chart(
         f'<line x1="{label_w}" x2="{label_w + plot_w}" y1="{axis_y}" y2="{axis_y}" '
         'stroke="#4a5568"/>'
     )
+    step = (hi - lo) / 4
+    decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 0  # distinct ticks
     for k in range(5):
-        v = lo + (hi - lo) * k / 4
-        out.append(f'<text x="{x(v):.1f}" y="{axis_y + 16}" text-anchor="middle">{_fmt(v)}</text>')
+        v = lo + step * k
+        out.append(
+            f'<text x="{x(v):.1f}" y="{axis_y + 16}" text-anchor="middle">{v:.{decimals}f}</text>'
+        )
     out.append(
         f'<text x="{label_w + plot_w}" y="{axis_y + 30}" text-anchor="end">{escape(unit)}</text>'
     )
