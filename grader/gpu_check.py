@@ -48,60 +48,18 @@ def main() -> None:
     results: list[tuple[str, int, float]] = []
     if "doctor" not in skip:
         _step("doctor", [*cwb, "doctor"], results)
+    gpu_pytest = [py, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider"]
     if "pytest" not in skip:
-        _step(
-            "pytest",
-            [
-                py,
-                "-m",
-                "pytest",
-                "-q",
-                "-m",
-                "gpu",
-                "tests",
-                "--ignore=tests/bench",
-                "-p",
-                "no:cacheprovider",
-            ],
-            results,
-        )
+        _step("pytest", [*gpu_pytest, "tests", "--ignore=tests/bench"], results)
     if "selftest" not in skip:
-        _step(
-            "selftest",
-            [
-                *cwb,
-                "selftest",
-                "all",
-                "--mode",
-                "gpu",
-                "--timeout",
-                args.selftest_timeout,
-                "--out",
-                str(out / "selftest"),
-            ],
-            results,
-        )
+        selftest = ["selftest", "all", "--mode", "gpu", "--timeout", args.selftest_timeout]
+        _step("selftest", [*cwb, *selftest, "--out", str(out / "selftest")], results)
     if "calibrate" not in skip:
         _step("calibrate", [*cwb, "calibrate", "--out", str(out)], results)
     if "bench" not in skip:
         bench_json = out / "bench.json"
-        _step(
-            "bench",
-            [
-                py,
-                "-m",
-                "pytest",
-                "-q",
-                "-m",
-                "gpu",
-                "tests/bench",
-                "--benchmark-enable",
-                f"--benchmark-json={bench_json}",
-                "-p",
-                "no:cacheprovider",
-            ],
-            results,
-        )
+        bench = ["tests/bench", "--benchmark-enable", f"--benchmark-json={bench_json}"]
+        _step("bench", [*gpu_pytest, *bench], results)
         if bench_json.is_file():
             print("\nbenchmarks (grader's cold CUDA-event median):")
             for bench in json.loads(bench_json.read_text())["benchmarks"]:
