@@ -161,4 +161,4 @@ def _decode_array(spec: Any, raw: bytearray) -> np.ndarray:
         raw
     ):
         raise ChannelError("an array's size does not match its shape and dtype")
-    return np.frombuffer(bytes(raw), dtype=dtype).reshape(shape)
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)  # raw is a fresh slice: no copy

@@ -53,6 +53,15 @@ class Harness:
         self.submission = Path(job["submission"])
         self.poisoned = False  # after a CUDA error the context is unusable
 
+    def failure(self, exc: BaseException) -> dict[str, Any]:
+        """The submission's exception, described; after a CUDA error the context is lost."""
+        error = errors.describe(exc, self.submission)
+        self.poisoned = self.poisoned or error["kind"] == "cuda_error"
+        return error
+
+    def progress(self, done: int, total: int, text: str) -> None:
+        self.send({"type": "progress", "done": done, "total": total, "text": text})
+
     # -- set-up -------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -154,14 +163,7 @@ class Harness:
     def check_task(self, task: KernelTask, fn: Any, arrays: devices.Arrays, cases: list) -> None:
         for index, case in enumerate(cases):
             self.run_case(task, fn, arrays, case)
-            self.send(
-                {
-                    "type": "progress",
-                    "done": index + 1,
-                    "total": len(cases),
-                    "text": f"{task.name} {case['name']}",
-                }
-            )
+            self.progress(index + 1, len(cases), f"{task.name} {case['name']}")
             if self.poisoned:
                 return
 
@@ -193,9 +195,7 @@ class Harness:
                     result = fn(*args, out)
                     arrays.synchronize()
             except BaseException as exc:
-                error = errors.describe(exc, self.submission)
-                self.poisoned = error["kind"] == "cuda_error"
-                self.send({**header, "status": "error", "error": error})
+                self.send({**header, "status": "error", "error": self.failure(exc)})
                 return
             header["elapsed_s"] = time.perf_counter() - started
             self.send_result(task, arrays, header, result, out, base, device_inputs)
@@ -224,9 +224,7 @@ class Harness:
                 payload["output"] = arrays.to_host(result)
             full = arrays.to_host(base)
         except BaseException as exc:
-            error = errors.describe(exc, self.submission)
-            self.poisoned = error["kind"] == "cuda_error"
-            self.send({**header, "status": "error", "error": error})
+            self.send({**header, "status": "error", "error": self.failure(exc)})
             return
         guard = devices.GUARD_ELEMENTS
         payload["guard_before"] = full[:guard]
@@ -243,36 +241,19 @@ class Harness:
 
         rule = StopRule.from_dict(self.job.get("stop_rule"))
         for index, bench in enumerate(benchmarks):
-            self.send(
-                {
-                    "type": "progress",
-                    "done": index,
-                    "total": len(benchmarks),
-                    "text": f"timing {task.name} {bench['name']}",
-                }
-            )
+            self.progress(index, len(benchmarks), f"timing {task.name} {bench['name']}")
             try:
                 with nvtx_range(f"time {task.entry} {bench['name']}"):
                     frame = self.time_benchmark(task, fn, arrays, bench, timer, rule)
             except BaseException as exc:
-                error = errors.describe(exc, self.submission)
-                self.poisoned = error["kind"] == "cuda_error"
-                self.send(
-                    {
-                        "type": "bench",
-                        "task": task.name,
-                        "bench": bench["name"],
-                        "status": "error",
-                        "error": error,
-                    }
-                )
+                error = self.failure(exc)
+                header = {"type": "bench", "task": task.name, "bench": bench["name"]}
+                self.send({**header, "status": "error", "error": error})
                 if self.poisoned:
                     return
                 continue
             self.send(frame)
-        self.send(
-            {"type": "progress", "done": len(benchmarks), "total": len(benchmarks), "text": ""}
-        )
+        self.progress(len(benchmarks), len(benchmarks), "")
 
     def time_benchmark(self, task, fn, arrays, bench: dict, timer, rule) -> dict[str, Any]:
         import cupy
@@ -283,8 +264,7 @@ class Harness:
         pristine = [{n: arrays.to_device(s[n]) for n in names} for s in input_sets]
         work = {n: arrays.to_device(input_sets[0][n]) for n in names}
         base, out = arrays.guarded_empty(task.output_shape(params), task.output_dtype)
-        size = int(np.prod(task.output_shape(params)))
-        weights_host = rng(bench["weights_seed"]).uniform(0.5, 1.5, size)
+        weights_host = rng(bench["weights_seed"]).uniform(0.5, 1.5, out.size)
         weights = cupy.asarray(weights_host)
         guard = devices.GUARD_ELEMENTS
         state: dict[str, Any] = {}
@@ -309,7 +289,8 @@ class Harness:
                 fp = float(cupy.dot(arrays.view(result).ravel().astype(cupy.float64), weights))
             fingerprints.append([state["set"], fp])
             whole = arrays.view(base)
-            if not bool(cupy.isnan(whole[:guard]).all() & cupy.isnan(whole[-guard:]).all()):
+            guards = (whole[:guard], whole[-guard:])
+            if not all(bool(devices.is_poison(g, cupy).all()) for g in guards):
                 guard_violations += 1
 
         stats = timer.measure(call, rule, prepare=prepare, check=check)

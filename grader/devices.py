@@ -32,9 +32,10 @@ def poison_value(dtype: np.dtype) -> Any:
     return np.iinfo(dtype).max
 
 
-def is_poison(values: np.ndarray) -> np.ndarray:
+def is_poison(values: Any, xp: Any = np) -> Any:
+    """Where ``values`` still hold the poison; ``xp`` is numpy, or CuPy for device arrays."""
     value = poison_value(values.dtype)
-    return np.isnan(values) if values.dtype.kind in "fc" else values == value
+    return xp.isnan(values) if values.dtype.kind in "fc" else values == value
 
 
 class Arrays:

@@ -306,16 +306,7 @@ class Grader:
         results = []
         for task in self.lab.tasks:
             for case in self._cases(task):
-                results.append(
-                    CaseResult(
-                        task.name,
-                        case["name"],
-                        case["params"],
-                        False,
-                        "not_run",
-                        f"not run: {failure.title.lower()}",
-                    )
-                )
+                results.append(_not_run(task, case, failure.title.lower()))
         return results
 
     def _judge_check(self, outcome: ChildOutcome) -> tuple[list[CaseResult], Failure | None]:
@@ -332,14 +323,7 @@ class Grader:
                     frame = frames.get((task.name, case["name"], call))
                     if frame is None:
                         why = failure.title.lower() if failure else "stopped before this case"
-                        result = CaseResult(
-                            task.name,
-                            case["name"],
-                            case["params"],
-                            False,
-                            "not_run",
-                            f"not run: {why}",
-                        )
+                        result = _not_run(task, case, why)
                         break
                     inputs = task.make_inputs(case["params"], np.random.default_rng(seed))
                     result = judge_call(task, case["params"], inputs, frame, call)
@@ -497,6 +481,10 @@ class Grader:
             if line.kind == "speed" and line.measured and 0 < line.points < line.max_points:
                 steps.append(f"Speed: {line.detail}. Look at the timing table for where time goes.")
         return [s for s in steps if s]
+
+
+def _not_run(task: KernelTask, case: dict[str, Any], why: str) -> CaseResult:
+    return CaseResult(task.name, case["name"], case["params"], False, "not_run", f"not run: {why}")
 
 
 def _failure(code: str, message: str, traceback: str = "", student: dict | None = None) -> Failure:

@@ -223,7 +223,6 @@ class EventTimer:
         prepare: Callable[[int], None] | None = None,
         check: Callable[[int, Any], None] | None = None,
         cold: bool = True,
-        on_sample: Callable[[int], None] | None = None,
     ) -> TimingStats:
         """Warm up, then sample until ``rule`` says stop.
 
@@ -266,8 +265,6 @@ class EventTimer:
             # the synchronise would leak into the sample.
             samples.append(max(t_stream, corrected) if strict else t_stream)
             host.append(host_s)
-            if on_sample:
-                on_sample(i)
             if deciding:
                 excess.append(corrected - t_stream)
                 # The synchronise's round trip varies by a few microseconds from sample to
