@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.channel import Frame
 from grader.devices import is_poison
-from grader.spec import KernelTask, Tolerance
+from grader.spec import KernelTask, PipelineTask, Tolerance
 
 MAX_SHOWN = 5
 
@@ -188,4 +188,66 @@ def judge_call(
         return result
     result.passed = True
     result.worst_error_over_tolerance = comparison.worst_error_over_tolerance
+    return result
+
+
+def judge_pipeline_call(
+    task: PipelineTask,
+    params: dict[str, Any],
+    inputs: dict[str, Any],
+    frame: Frame,
+    call: int,
+) -> CaseResult:
+    """One call of a pipeline: ``host_out`` as it was the moment ``run`` returned."""
+    header = frame.header
+    result = CaseResult(
+        task=task.name,
+        case=header.get("case", "?"),
+        params=dict(params),
+        passed=False,
+        elapsed_s=header.get("elapsed_s"),
+    )
+    if header.get("status") == "error":
+        error = header.get("error") or {}
+        result.reason = error.get("kind", "exception")
+        result.message = f"{error.get('type', 'error')}: {error.get('message', '')}".strip()
+        result.traceback = error.get("traceback", "")
+        return result
+    output = frame.arrays.get("output")
+    after = frame.arrays.get("input.x")
+    if after is None or not np.array_equal(after, inputs["x"], equal_nan=True):
+        changed = int((after != inputs["x"]).sum()) if after is not None else inputs["x"].size
+        result.reason = "modified_input"
+        result.message = (
+            f"host_in was changed by run ({changed} elements): the input must be left as it "
+            "was given"
+        )
+        return result
+    expected, scale = task.expected(inputs, params)
+    comparison = compare(output, expected, scale, task.effective_tolerance)
+    result.worst_error_over_tolerance = comparison.worst_error_over_tolerance
+    if comparison.ok:
+        result.passed = True
+        return result
+    result.reason = comparison.reason
+    result.message = comparison.message
+    result.mismatches = comparison.mismatches
+    if header.get("stressed"):
+        result.reason = "race"
+        result.message = (
+            "right with the table built at its usual speed, wrong when prepare_table took "
+            f"{task.stress_ns / 1e6:g} ms longer ({comparison.message}): a kernel read the "
+            "table before prepare_table had finished"
+        )
+    elif call > 0 and comparison.reason == "wrong_answer":
+        result.reason = "stale"
+        result.message = (
+            "correct on the first call, but wrong on a second call with new values in the "
+            f"same pipeline ({comparison.message}): is the result cached between calls?"
+        )
+    elif comparison.reason in ("unwritten", "nan"):
+        result.message += (
+            ": host_out is read the moment run returns. Did run return before the last copy "
+            "out had finished? Synchronise before returning"
+        )
     return result

@@ -27,7 +27,7 @@ import numpy as np
 
 from grader import devices, errors
 from grader.channel import FrameWriter
-from grader.spec import KernelTask, Lab
+from grader.spec import KernelTask, Lab, PipelineTask
 
 
 def rng(seed: int) -> np.random.Generator:
@@ -77,6 +77,7 @@ class Harness:
         task_arrays = {
             t["task"]: devices.arrays_for(self.lab.task(t["task"]).array_module)
             for t in self.job["tasks"]
+            if isinstance(self.lab.task(t["task"]), KernelTask)
         }
         from grader.timing import replaced_timing_functions, timing_snapshot
 
@@ -87,6 +88,14 @@ class Harness:
             return
         for task_job in self.job["tasks"]:
             task = self.lab.task(task_job["task"])
+            if isinstance(task, PipelineTask):
+                self.pipeline_task(task, module, task_job)
+                replaced = replaced_timing_functions(snapshot)
+                if replaced:
+                    self.send({"type": "tampered", "task": task.name, "replaced": replaced})
+                if self.poisoned:
+                    break
+                continue
             fn = self.entry_point(module, task)
             if fn is None:
                 continue
@@ -103,6 +112,14 @@ class Harness:
         if timer is not None and self.job.get("ceilings") and not self.poisoned:
             self.measure_ceilings(timer)
         self.send({"type": "done"})
+
+    def pipeline_task(self, task: PipelineTask, module: Any, task_job: dict) -> None:
+        from grader import pipeline_child
+
+        if self.job["phase"] == "check":
+            pipeline_child.check_task(self, task, module, task_job["cases"])
+        else:
+            pipeline_child.time_task(self, task, module, task_job["benchmarks"])
 
     def load_submission(self) -> Any:
         sys.path.insert(0, str(self.submission.parent))

@@ -39,6 +39,15 @@ class BenchResult:
     fraction_of_copy_bandwidth: float | None = None
     flags: list[str] = field(default_factory=list)
     message: str = ""
+    # Pipelines (lab 1): everything is measured against the serial baseline in the same run.
+    baseline: TimingStats | None = None
+    baseline_speedup: float | None = None  # baseline median / student median
+    reference_baseline_speedup: float | None = None  # the same for the reference solution
+    trace: dict[str, Any] | None = None  # grader.trace.TraceSummary.figures()
+    reference_trace: dict[str, Any] | None = None
+    timeline: dict[str, Any] | None = None  # what the report draws
+    blocking_calls: list[dict[str, Any]] = field(default_factory=list)  # from the call log
+    event_timing_error: float | None = None  # median |student ms - grader ms| / grader ms
 
 
 @dataclass

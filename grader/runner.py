@@ -23,12 +23,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from grader import policy, score, verdicts
+from grader import pipeline_judge, policy, score, verdicts
 from grader.channel import Frame
-from grader.check import CaseResult, judge_call
+from grader.check import CaseResult, judge_call, judge_pipeline_call
 from grader.results import BenchResult, Failure, PhaseLog, RubricLine, RunResult
 from grader.sandbox import DEFAULT_OUTPUT_CAP, ChildOutcome, run_child
-from grader.spec import Benchmark, KernelTask, Lab
+from grader.spec import Benchmark, Lab, PipelineTask, Task
 from grader.timing import StopRule, TimingStats
 
 SECOND_CALL = 1_000_003  # offset of the seed of each case's second call
@@ -68,6 +68,9 @@ class ReferenceRun:
     benches: dict[tuple[str, str], dict[str, Any]]
     ceilings: dict[str, Any]
     error: str | None = None
+    # Pipelines: the serial baseline's frames, and both runs' trace summaries.
+    baselines: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    traces: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def gpu_available() -> bool:
@@ -124,25 +127,32 @@ class Grader:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    def _cases(self, task: KernelTask) -> list[dict[str, Any]]:
+    def _cases(self, task: Task) -> list[dict[str, Any]]:
         cases = task.sim_cases if self.mode == "simulator" else task.cases
         secret = self.options.secret
-        return [
-            {
+        # A pipeline's third call runs with the race check on (on a GPU; under the simulator
+        # everything runs in order, so there is no race to provoke).
+        calls = 3 if isinstance(task, PipelineTask) else 2
+        jobs = []
+        for c in cases:
+            job = {
                 "name": c.name,
                 "params": dict(c.params),
-                "seeds": [mix(c.seed, secret), mix(c.seed + SECOND_CALL, secret)],
+                "seeds": [mix(c.seed + k * SECOND_CALL, secret) for k in range(calls)],
             }
-            for c in cases
-        ]
+            if isinstance(task, PipelineTask):
+                job["stress"] = [False, False, self.mode == "gpu"]
+            jobs.append(job)
+        return jobs
 
-    def _benchmarks(self, task: KernelTask) -> list[dict[str, Any]]:
+    def _benchmarks(self, task: Task) -> list[dict[str, Any]]:
         secret = self.options.secret
+        sets = getattr(task, "input_sets", 3)
         return [
             {
                 "name": b.name,
                 "params": dict(b.params),
-                "seeds": [mix(b.seed * 16 + k, secret) for k in range(task.input_sets)],
+                "seeds": [mix(b.seed * 16 + k, secret) for k in range(sets)],
                 "weights_seed": mix(b.seed * 16 + 15, secret),
             }
             for b in task.benchmarks
@@ -156,6 +166,10 @@ class Grader:
                 self._cases(task) if phase == "check" else self._benchmarks(task)
             )
             tasks.append(entry)
+        if extra.get("reference"):
+            for entry in tasks:
+                for bench in entry.get("benchmarks", []):
+                    bench["expected"] = True
         job = {"lab": self.lab.name, "submission": str(submission), "phase": phase, "tasks": tasks}
         if phase == "time":
             rule = self.options.stop_rule
@@ -208,8 +222,28 @@ class Grader:
                 error = error or f"the reference solution's outputs failed their own check: {wrong}"
             benches[(h["task"], h["bench"])] = h
         ceilings = {f.header["name"]: f.header for f in outcome.of_type("ceiling")}
-        self._reference = ReferenceRun(benches=benches, ceilings=ceilings, error=error)
-        return self._reference
+        reference = ReferenceRun(benches=benches, ceilings=ceilings, error=error)
+        for frame in outcome.of_type("bench"):
+            key = (frame.header["task"], frame.header["bench"])
+            if "trace" in frame.arrays:
+                reference.traces[key] = pipeline_judge.read_trace(frame.arrays["trace"])
+        if self.lab.baseline_path is not None and error is None:
+            self._time_baseline(reference)
+        self._reference = reference
+        return reference
+
+    def _time_baseline(self, reference: ReferenceRun) -> None:
+        """The serial baseline, timed in its own process in the same run (pipelines)."""
+        job = self._job(self.lab.baseline_path, "time")
+        outcome = self._run(job, "timing the serial baseline", timeout_s=self.time_timeout_s)
+        problem = _outcome_problem(outcome)
+        for frame in outcome.of_type("bench"):
+            if frame.header.get("status") != "timed":
+                problem = problem or f"baseline failed: {frame.header.get('error')}"
+                continue
+            reference.baselines[(frame.header["task"], frame.header["bench"])] = frame.header
+        if problem:
+            reference.error = f"the serial baseline failed ({problem})"
 
     # -- one submission -----------------------------------------------------------------------
 
@@ -326,7 +360,8 @@ class Grader:
                         result = _not_run(task, case, why)
                         break
                     inputs = task.make_inputs(case["params"], np.random.default_rng(seed))
-                    result = judge_call(task, case["params"], inputs, frame, call)
+                    judge = judge_pipeline_call if isinstance(task, PipelineTask) else judge_call
+                    result = judge(task, case["params"], inputs, frame, call)
                     if not result.passed:
                         break
                 assert result is not None
@@ -364,6 +399,8 @@ class Grader:
                 result, wrong = self._judge_bench(
                     task, bench, frames.get(key), reference.benches.get(key), copy_bw
                 )
+                if isinstance(task, PipelineTask) and result.status == "timed":
+                    pipeline_judge.judge(result, frames[key], reference, key)
                 results.append(result)
                 extra_cases.extend(wrong)
         if failure is None and extra_cases:
@@ -373,7 +410,7 @@ class Grader:
 
     def _judge_bench(
         self,
-        task: KernelTask,
+        task: Task,
         bench: Benchmark,
         frame: Frame | None,
         ref: dict[str, Any] | None,
@@ -412,7 +449,7 @@ class Grader:
         return result, wrong_cases
 
     def _rate(
-        self, task: KernelTask, result: BenchResult, stats: TimingStats, copy_bw: float | None
+        self, task: Task, result: BenchResult, stats: TimingStats, copy_bw: float | None
     ) -> None:
         if result.reference and stats.median_s > 0:
             result.speedup = result.reference.median_s / stats.median_s
@@ -421,7 +458,7 @@ class Grader:
                     f"{result.speedup:.1f}x faster than the reference: flagged for a human to "
                     "look at"
                 )
-        if task.traffic_bytes and copy_bw:
+        if getattr(task, "traffic_bytes", None) and copy_bw:
             traffic = task.traffic_bytes(result.params)
             result.traffic_bytes = traffic
             result.floor_s = traffic / copy_bw
@@ -483,7 +520,7 @@ class Grader:
         return [s for s in steps if s]
 
 
-def _not_run(task: KernelTask, case: dict[str, Any], why: str) -> CaseResult:
+def _not_run(task: Task, case: dict[str, Any], why: str) -> CaseResult:
     return CaseResult(task.name, case["name"], case["params"], False, "not_run", f"not run: {why}")
 
 

@@ -9,6 +9,13 @@ A fixture states what it expects in a comment near its top::
     # expect: honest                             (correct, nothing flagged, not faster than the
                                                   reference: a trick must not buy time)
     # needs: gpu                                 (skipped, and said so, under the simulator)
+    # zero-items: overlap sync                   (with `partial`: these rubric kinds score 0
+                                                  wherever they are measured)
+    # mentions: copy_to_host                     (with `partial`: where measured, the report
+                                                  names this, e.g. the blocking call)
+
+Besides ``solution.py``, every top-level module of the reference folder that carries an
+``# expect:`` line (lab 1's serial baseline and breadth-first solution) is graded too.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from grader.runner import Grader
 _EXPECT = re.compile(r"^#[ \t]*expect:[ \t]*(zero|full|partial|honest)[ \t]*(.*)$", re.MULTILINE)
 HONEST_SLACK = 1.1  # run-to-run noise allowed above the reference's speed
 _NEEDS = re.compile(r"^#[ \t]*needs:[ \t]*gpu[ \t]*$", re.MULTILINE)
+_ZERO_ITEMS = re.compile(r"^#[ \t]*zero-items:(.*)$", re.MULTILINE)
+_MENTIONS = re.compile(r"^#[ \t]*mentions:(.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,8 @@ class Expectation:
     outcome: str  # "zero", "full", "partial" or "honest"
     reasons: frozenset[str] = frozenset()
     needs_gpu: bool = False
+    zero_items: frozenset[str] = frozenset()
+    mentions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -51,13 +62,24 @@ def read_expectation(path: Path) -> Expectation:
     if match is None:
         raise ValueError(f"{path} has no '# expect: zero|full|partial|honest' line")
     reasons = frozenset(r.strip() for r in match.group(2).split("|") if r.strip())
-    return Expectation(match.group(1), reasons, bool(_NEEDS.search(text)))
+    zero = _ZERO_ITEMS.search(text)
+    mentions = _MENTIONS.search(text)
+    return Expectation(
+        match.group(1),
+        reasons,
+        bool(_NEEDS.search(text)),
+        frozenset(zero.group(1).split()) if zero else frozenset(),
+        tuple(mentions.group(1).split()) if mentions else (),
+    )
 
 
 def fixtures(grader: Grader) -> list[Path]:
     """The solution first, then every known-wrong and every example submission."""
     folder = grader.lab.reference_folder
     found = [grader.lab.solution_path]
+    for path in sorted(folder.glob("*.py")):
+        if path != grader.lab.solution_path and _EXPECT.search(path.read_text()[:4000]):
+            found.append(path)
     for sub in ("wrong", "examples"):
         found += sorted(p for p in (folder / sub).glob("*.py") if p.name != "__init__.py")
     return found
@@ -92,6 +114,8 @@ def judge(result: RunResult, expectation: Expectation) -> tuple[bool, str]:
                 f"{b.bench} {b.speedup:.2f}x" for b in faster
             )
         return True, result.headline
+    if expectation.zero_items or expectation.mentions:
+        return _judge_items(result, expectation)
     speed = [line for line in result.rubric if line.kind == "speed" and line.measured]
     if speed and not all(0 < line.points < line.max_points for line in speed):
         return False, "expected some but not all speed points: " + "; ".join(
@@ -133,3 +157,23 @@ def run_selftest(
         if on_row:
             on_row(row)
     return rows
+
+
+def _judge_items(result: RunResult, expectation: Expectation) -> tuple[bool, str]:
+    """A correct submission whose named rubric items score 0, and whose report names a cause."""
+    measured = [line for line in result.rubric if line.kind != "correctness" and line.measured]
+    if not measured:
+        return True, result.headline + " (the items it must lose were not measured)"
+    for line in measured:
+        if line.kind in expectation.zero_items and line.points != 0:
+            return False, f"expected 0 for {line.kind}, got {line.points:g}: {line.detail}"
+    if result.points >= result.max_points:
+        return False, "expected to lose points, got full marks"
+    text = " ".join(line.detail for line in result.rubric)
+    for bench in result.benches:
+        text += " ".join(call["message"] for call in bench.blocking_calls)
+        text += " ".join(f["message"] for f in (bench.trace or {}).get("findings", []))
+    missing = [word for word in expectation.mentions if word.lower() not in text.lower()]
+    if missing:
+        return False, f"the report never names {', '.join(missing)}"
+    return True, result.headline

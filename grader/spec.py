@@ -88,6 +88,7 @@ class KernelTask:
     flops: Callable[[Params], int] | None = None
     forbidden: Mapping[str, str] = field(default_factory=dict)  # name -> why it is not allowed
     input_sets: int = 3  # input sets rotated through fixed buffers while timing
+    kind: str = "kernel"
 
     @property
     def effective_tolerance(self) -> Tolerance:
@@ -102,6 +103,54 @@ class KernelTask:
             else np.asarray(self.tolerance_scale(inputs), dtype=np.float64)
         )
         return expected, scale
+
+
+@dataclass(frozen=True)
+class PipelineTask:
+    """A task where the student writes a whole host-side pipeline, not one kernel (lab 1).
+
+    The submission defines ``setup(**setup_args) -> p`` (untimed: it allocates buffers, streams
+    and events) and ``run(p, gain) -> float`` (timed: it runs the pipeline and returns its own
+    event-measured milliseconds). ``p.host_in`` and ``p.host_out`` are float32 numpy arrays of
+    shape (n,); the harness writes ``x`` into ``host_in`` and NaN into ``host_out`` before every
+    call, and reads ``host_out`` the moment ``run`` returns.
+
+    Correctness runs every case three times in the same pipeline: plain; with new values; and,
+    on a GPU, with new values and the lab's race check switched on (``stress_ns``: the given
+    producer kernel made that much slower), so a missing cross-stream wait shows as a wrong
+    answer. Timing spans all streams (events around the call and a device-wide synchronise),
+    and one more call is traced with CUPTI for the overlap figures.
+    """
+
+    name: str
+    title: str
+    make_inputs: Callable[[Params, np.random.Generator], HostInputs]  # {"x": (n,), "gain": f32}
+    reference: Callable[[HostInputs, Params], np.ndarray]  # float64, on the CPU
+    tolerance_scale: Callable[[HostInputs, Params], np.ndarray]
+    setup_args: tuple[str, ...]  # params passed to setup, in order
+    cases: tuple[Case, ...]
+    sim_cases: tuple[Case, ...]
+    benchmarks: tuple[Benchmark, ...] = ()
+    baseline: str = "serial.py"  # under the lab's reference folder: what speedups are over
+    stress_ns: int = 5_000_000
+    stress_hook: str = ""  # "module:function" the child calls with stress_ns (0 to switch off)
+    timed_calls: int = 10  # fixed count: every call has its own input set written untimed
+    warmup_calls: int = 2
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "pipeline"
+    output_dtype: str = "float32"
+    entry: str = "run"
+
+    @property
+    def effective_tolerance(self) -> Tolerance:
+        return Tolerance(rtol=1.0, atol=1e-6)  # the scale already holds the error model
+
+    def expected(self, inputs: HostInputs, params: Params) -> tuple[np.ndarray, np.ndarray]:
+        expected = np.asarray(self.reference(inputs, params), dtype=np.float64)
+        return expected, np.asarray(self.tolerance_scale(inputs, params), dtype=np.float64)
+
+
+Task = KernelTask | PipelineTask
 
 
 @dataclass(frozen=True)
@@ -124,7 +173,7 @@ class SpeedRule:
 @dataclass(frozen=True)
 class RubricItem:
     task: str
-    kind: str  # "correctness" or "speed"
+    kind: str  # "correctness" or "speed"; pipelines: "speedup", "overlap", "sync", "event_timing"
     points: float
     speed: SpeedRule | None = None
     description: str = ""
@@ -135,7 +184,7 @@ class Lab:
     name: str  # what `make lab0` and the CLI call it
     slug: str  # the folder under labs/ and reference/
     title: str
-    tasks: tuple[KernelTask, ...]
+    tasks: tuple[Task, ...]
     rubric: tuple[RubricItem, ...]
     timeout_s: float = 60.0  # wall limit for one checking process
     sim_timeout_s: float = 60.0
@@ -167,7 +216,15 @@ class Lab:
     def max_points(self) -> float:
         return sum(item.points for item in self.rubric)
 
-    def task(self, name: str) -> KernelTask:
+    @property
+    def baseline_path(self) -> Path | None:
+        """The module pipeline speedups are measured against, if the lab has one."""
+        for task in self.tasks:
+            if isinstance(task, PipelineTask):
+                return self.reference_folder / task.baseline
+        return None
+
+    def task(self, name: str) -> Task:
         for task in self.tasks:
             if task.name == name:
                 return task

@@ -95,6 +95,13 @@ REASONS: dict[str, Reason] = {
         "Stale results on a repeated call",
         "Compute the result from the inputs on every call; never cache it.",
     ),
+    "race": Reason(
+        "Right only when the timing is lucky: a missing cross-stream wait",
+        "Every kernel that reads the table must wait for the event recorded after "
+        "prepare_table on the table's stream: `table_ready.wait(stream)` (cudaStreamWaitEvent) "
+        "before the chunk's kernel. The grader made prepare_table slow and the kernels read "
+        "stale coefficients.",
+    ),
     "modified_input": Reason("Changed its inputs", "Write only to `out`; inputs are read-only."),
     "returned_input": Reason("Returned one of its inputs", "Write into `out` and return it."),
     "spawned_process": Reason(

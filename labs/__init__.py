@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # name -> the module that defines LAB
 LABS: dict[str, str] = {
     "lab0": "labs.lab0_vecadd.lab",
+    "lab1": "labs.lab1_streams.lab",
 }
 
 

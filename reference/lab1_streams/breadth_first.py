@@ -1,0 +1,62 @@
+# expect: full
+"""Lab 1, breadth-first: every chunk's copy in is issued, then every kernel, then every copy
+out. Same streams, same work, a different issue order.
+
+On a GPU with one queue per engine (Fermi), issue order decided how much overlapped: a copy out
+queued depth-first behind the next chunk's copy in could block it. Hopper has many hardware
+queues; the trace shows whether the order still matters.
+"""
+
+import itertools
+
+import numpy as np
+from numba import cuda
+
+from labs.lab1_streams.kernels import TABLE_SIZE, prepare_table, stage, transform
+
+
+class Pipeline:
+    def __init__(self, n: int, n_chunks: int, n_streams: int, work: int):
+        self.work = work
+        self.host_in = cuda.pinned_array(n, dtype=np.float32)
+        self.host_out = cuda.pinned_array(n, dtype=np.float32)
+        self.dev_in = cuda.device_array(n, dtype=np.float32)
+        self.dev_out = cuda.device_array(n, dtype=np.float32)
+        self.table = cuda.device_array(TABLE_SIZE, dtype=np.float32)
+        self.streams = [cuda.stream() for _ in range(n_streams)]
+        self.table_stream = cuda.stream()
+        self.table_ready = cuda.event()
+        self.start, self.end = cuda.event(), cuda.event()
+        edges = np.linspace(0, n, n_chunks + 1).astype(np.int64)
+        self.chunks = [
+            (self.host_in[lo:hi], self.dev_in[lo:hi], self.dev_out[lo:hi], self.host_out[lo:hi])
+            for lo, hi in itertools.pairwise(edges)
+            if hi > lo
+        ]
+
+
+def setup(n: int, n_chunks: int, n_streams: int, work: int) -> Pipeline:
+    return Pipeline(n, n_chunks, n_streams, work)
+
+
+def run(p: Pipeline, gain: float) -> float:
+    p.start.record()
+    with stage("table"):
+        prepare_table(p.table, gain, p.work, p.table_stream)
+        p.table_ready.record(p.table_stream)
+    streams = [p.streams[i % len(p.streams)] for i in range(len(p.chunks))]
+    with stage("issue copies in"):
+        for stream, (h_in, d_in, _, _) in zip(streams, p.chunks, strict=True):
+            d_in.copy_to_device(h_in, stream=stream)
+    with stage("issue kernels"):
+        for stream in p.streams:
+            p.table_ready.wait(stream)
+        for stream, (_, d_in, d_out, _) in zip(streams, p.chunks, strict=True):
+            transform(d_in, d_out, p.table, p.work, stream)
+    with stage("issue copies out"):
+        for stream, (_, _, d_out, h_out) in zip(streams, p.chunks, strict=True):
+            d_out.copy_to_host(h_out, stream=stream)
+    with stage("wait"):
+        p.end.record()
+        p.end.synchronize()
+    return p.start.elapsed_time(p.end)
