@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from grader.report.charts import REFERENCE, STUDENT, Bar, bar_chart, strip_chart
+from grader.report.charts import REFERENCE, STUDENT, Bar, bar_chart, strip_chart, timeline_chart
 from grader.results import RunResult
 
 _ENV = jinja2.Environment(
@@ -58,6 +58,11 @@ def charts(result: RunResult) -> list[Markup]:
                 )
             )
         )
+    for b in result.benches:
+        if b.timeline:
+            drawn.append(
+                Markup(timeline_chart(b.timeline, f"Timeline of one traced call: {b.bench}"))
+            )
     for b in result.benches:
         series = []
         if b.student:

@@ -162,3 +162,103 @@ def strip_chart(
     )
     out.append("</svg>")
     return "\n".join(out)
+
+
+KIND_COLOURS = {"h2d": "#3182ce", "kernel": "#38a169", "d2h": "#dd6b20", "d2d": "#805ad5"}
+KIND_LABELS = {"h2d": "copy in (H2D)", "kernel": "kernel", "d2h": "copy out (D2H)"}
+ENGINE_LANES = (("h2d", "H2D engine"), ("kernel", "SMs"), ("d2h", "D2H engine"))
+
+
+def timeline_chart(timeline: dict, title: str, width: int = 900) -> str:
+    """One lane per stream, then one per engine, the host's named ranges above; time in ms.
+
+    ``timeline``: ``{"span_us", "activities": [[kind, stream, start, end, pageable]],
+    "ranges": [[name, start, end]], "streams": [...]}`` (see grader.pipeline_judge.timeline).
+    Pageable copies are drawn hatched-out in red, the legacy default stream is named.
+    """
+    activities = timeline.get("activities") or []
+    if not activities:
+        return ""
+    ranges = timeline.get("ranges") or []
+    start = min([a[2] for a in activities] + [r[1] for r in ranges])
+    end = max([a[3] for a in activities] + [r[2] for r in ranges])
+    span = max(end - start, 1e-9)
+    left, right, lane, gap = 130, 20, 18, 4
+    range_rows = _pack_rows(ranges)
+    streams = list(timeline.get("streams") or sorted({a[1] for a in activities}))
+    lanes = [(f"range {i + 1}", "range") for i in range(max(range_rows, default=-1) + 1)]
+    lanes += [("default stream" if s == 7 else f"stream {s}", s) for s in streams]
+    lanes += [(label, kind) for kind, label in ENGINE_LANES]
+    top = 28
+    height = top + len(lanes) * (lane + gap) + 44
+    plot = width - left - right
+
+    def x(t: float) -> float:
+        return left + (t - start) / span * plot
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f'<text x="{left}" y="16" {FONT} font-weight="600">{escape(title)}</text>',
+    ]
+    row_of = {name: i for i, (name, _) in enumerate(lanes)}
+    for i, (name, _) in enumerate(lanes):
+        y = top + i * (lane + gap)
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" {FONT} text-anchor="end">{name}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{plot}" height="{lane}" fill="#f7fafc" />')
+    for (name, r_start, r_end), row in zip(ranges, range_rows, strict=True):
+        y = top + row * (lane + gap)
+        w = max(1.0, x(r_end) - x(r_start))
+        parts.append(
+            f'<rect x="{x(r_start):.1f}" y="{y}" width="{w:.1f}" height="{lane}" '
+            f'fill="#e2e8f0" stroke="#718096"><title>{escape(name)}</title></rect>'
+        )
+        if w > 40:
+            parts.append(
+                f'<text x="{x(r_start) + 3:.1f}" y="{y + 13}" {FONT}>{escape(name[: int(w // 7)])}'
+                "</text>"
+            )
+    for kind, stream, a_start, a_end, pageable in activities:
+        colour = KIND_COLOURS.get(kind, "#718096")
+        stroke = ' stroke="#c53030" stroke-width="2"' if pageable else ""
+        w = max(0.8, x(a_end) - x(a_start))
+        tip = f"{KIND_LABELS.get(kind, kind)}, stream {stream}: {(a_end - a_start):.0f} us"
+        tip += ", pageable" if pageable else ""
+        for row in (
+            row_of["default stream" if stream == 7 else f"stream {stream}"],
+            row_of.get(dict(ENGINE_LANES).get(kind, "")),
+        ):
+            if row is None:
+                continue
+            y = top + row * (lane + gap)
+            parts.append(
+                f'<rect x="{x(a_start):.1f}" y="{y + 2}" width="{w:.1f}" height="{lane - 4}" '
+                f'fill="{colour}"{stroke}><title>{escape(tip)}</title></rect>'
+            )
+    axis_y = top + len(lanes) * (lane + gap) + 4
+    for k in range(6):
+        t = start + span * k / 5
+        parts.append(
+            f'<text x="{x(t):.1f}" y="{axis_y + 12}" {FONT} text-anchor="middle">'
+            f"{(t - start) / 1e3:.2f}</text>"
+        )
+    parts.append(f'<text x="{left}" y="{axis_y + 30}" {FONT}>milliseconds from the first GPU')
+    legend = ", ".join(f"{label} {c}" for label, c in [("blue", "H2D"), ("green", "kernel")])
+    parts.append(f" activity. Colours: {legend}, orange D2H; red outline: pageable memory.</text>")
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _pack_rows(ranges: list) -> list[int]:
+    """A row for every range, nested ranges one row lower than the range they sit in."""
+    rows, ends = [], []
+    for _, start, end in ranges:
+        row = 0
+        while row < len(ends) and ends[row] > start:
+            row += 1
+        if row == len(ends):
+            ends.append(end)
+        else:
+            ends[row] = end
+        rows.append(row)
+    return rows
