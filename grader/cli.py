@@ -98,12 +98,17 @@ def run(
 ) -> None:
     """Grade your work on LAB and write reports/LAB.html."""
     lab = _lab(lab_name)
+    options = _options(mode, timeout)
+    options.trace_dir = out
     with RichProgress() as progress:
-        grader = Grader(lab, _options(mode, timeout), progress)
+        grader = Grader(lab, options, progress)
         result = grader.grade(submission or lab.student_path, student="you")
     html, js = write_report(result, out, lab.name)
     _summary(result)
     console.print(f"Report: [link=file://{html.resolve()}]{html}[/link]  (JSON: {js})")
+    trace = out / f"{lab.name}-trace.json.gz"
+    if any(b.trace for b in result.benches) and trace.is_file():
+        console.print(f"CUPTI trace of one call: {trace} (open it in ui.perfetto.dev)")
 
 
 def _find_submission(path: Path, lab: Lab) -> Path:

@@ -37,6 +37,8 @@ def classify(exc: BaseException) -> str:
         or "OUT_OF_MEMORY" in text
     ):
         return "out_of_memory"
+    if "NOT_READY" in text or "cudaErrorNotReady" in text:
+        return "not_ready"  # an event read before it completed: not a broken context
     if name in _CUDA_ERROR_TYPES or any(word in text for word in _CUDA_ERROR_WORDS):
         return "cuda_error"
     if name in (

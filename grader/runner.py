@@ -59,6 +59,7 @@ class Options:
     stop_rule: StopRule = field(default_factory=StopRule)
     sanitize: bool = True  # re-run a CUDA error under compute-sanitizer to name the kernel
     output_cap: int = DEFAULT_OUTPUT_CAP
+    trace_dir: Path | None = None  # pipelines: write each traced call here (Perfetto opens it)
 
 
 @dataclass
@@ -401,12 +402,21 @@ class Grader:
                 )
                 if isinstance(task, PipelineTask) and result.status == "timed":
                     pipeline_judge.judge(result, frames[key], reference, key)
+                    self._save_trace(frames[key], bench)
                 results.append(result)
                 extra_cases.extend(wrong)
         if failure is None and extra_cases:
             first = extra_cases[0]
             failure = _failure(first.reason or "timing_output_wrong", first.message)
         return results, failure, extra_cases
+
+    def _save_trace(self, frame: Frame, bench: Benchmark) -> None:
+        if self.options.trace_dir is None or "trace" not in frame.arrays:
+            return
+        self.options.trace_dir.mkdir(parents=True, exist_ok=True)
+        path = self.options.trace_dir / f"{self.lab.name}-trace.json.gz"
+        path.write_bytes(frame.arrays["trace"].tobytes())
+        self.progress.stage(f"trace of one call of {bench.name}: {path} (open in Perfetto)")
 
     def _judge_bench(
         self,

@@ -95,6 +95,12 @@ REASONS: dict[str, Reason] = {
         "Stale results on a repeated call",
         "Compute the result from the inputs on every call; never cache it.",
     ),
+    "not_ready": Reason(
+        "Read an event before the GPU reached it",
+        "elapsed_time() needs both events to have completed: record the end event after "
+        "everything is issued and call end.synchronize() before reading the time (and before "
+        "returning: the output must have arrived by then).",
+    ),
     "race": Reason(
         "Right only when the timing is lucky: a missing cross-stream wait",
         "Every kernel that reads the table must wait for the event recorded after "

@@ -1,7 +1,8 @@
-# expect: zero nan | wrong_answer | unwritten
+# expect: zero not_ready | nan | wrong_answer | unwritten
 # needs: gpu
 """Known wrong (lab 1): returns as soon as everything is issued, before the last copies out have
-landed, so the host reads an output that is not there yet.
+landed. Reading the end event then fails (cudaErrorNotReady), and had it returned a number, the
+host would have read an output that is not there yet.
 """
 
 
