@@ -1,0 +1,91 @@
+"""The trace analysis on real CUPTI traces, captured on the lent H200 (2026-11-21) with
+``python -m reference.lab1_streams.capture`` and committed under tests/fixtures/lab1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import pipeline_judge, trace
+from grader.report.charts import timeline_chart
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lab1"
+
+
+def summary(name: str) -> trace.TraceSummary:
+    return trace.summarize(trace.load(FIXTURES / f"{name}.json.gz"))
+
+
+def codes(s: trace.TraceSummary) -> set[str]:
+    return {f.code for f in s.findings}
+
+
+def test_pipelines_overlap_and_the_traps_do_not():
+    good = summary("solution")
+    assert good.fraction("two") > 0.3  # copies and kernels ran at the same time
+    for trap in ("blocking_copy", "single_stream", "sync_each_chunk", "pageable", "serial"):
+        bad = summary(trap)
+        assert bad.fraction("two") < 0.02, trap
+        assert bad.concurrency < 1.0 < good.concurrency, trap
+
+
+def test_serial_run_sits_on_its_bound():
+    serial = summary("serial")
+    assert serial.streams == [trace.LEGACY_DEFAULT_STREAM]
+    # One chunk: the bound is the sum of the three stages; only launch gaps remain.
+    assert 1.0 <= serial.over_bound < 1.1
+    assert serial.busy_us["h2d"] > 5 * serial.busy_us["kernel"]  # pageable copies are slow
+
+
+def test_blocking_copy_is_named_as_the_default_stream():
+    s = summary("blocking_copy")
+    assert "default_stream" in codes(s)
+    on_default = [a for a in s.activities if a.stream == trace.LEGACY_DEFAULT_STREAM]
+    assert len(on_default) == 16 and all(a.kind == "d2h" for a in on_default)
+
+
+def test_sync_in_the_loop_is_a_host_sync():
+    s = summary("sync_each_chunk")
+    host_syncs = [f for f in s.findings if f.code == "host_sync"]
+    assert host_syncs and host_syncs[0].count == 15  # the last chunk's sync is the final one
+    assert "host_sync" not in codes(summary("solution"))
+
+
+def test_pageable_copies_are_found():
+    assert "pageable" in codes(summary("pageable"))
+    assert "pageable" not in codes(summary("solution"))
+
+
+def test_bound_is_a_lower_bound_everywhere():
+    for path in FIXTURES.glob("*.json.gz"):
+        s = trace.summarize(trace.load(path))
+        assert s.span_us >= s.bound_us >= s.ideal_us > 0, path.name
+
+
+def test_union_and_busy_at_once():
+    assert trace.union_length([(0, 2), (1, 3), (5, 6)]) == 4
+    at_once = trace.busy_at_once({"h2d": [(0, 4)], "kernel": [(2, 6)], "d2h": [(3, 5)]})
+    assert at_once[3] == 1 and at_once[2] == 2 and at_once[1] == 3
+
+
+def test_pipeline_bound_formula():
+    chunks = {"h2d": [1.0, 1.0], "kernel": [2.0, 2.0], "d2h": [1.0, 1.0]}
+    busy = {"h2d": 2.0, "kernel": 4.0, "d2h": 2.0}
+    assert trace.pipeline_bound(chunks, busy) == 6.0  # first copy in + kernels + last copy out
+
+
+def test_timeline_draws_a_lane_per_stream_and_engine():
+    s = summary("breadth_first")
+    svg = timeline_chart(pipeline_judge.timeline(s), "breadth-first")
+    assert svg.startswith("<svg")
+    for stream in s.streams:
+        assert f">stream {stream}<" in svg
+    for lane in ("H2D engine", "SMs", "D2H engine", "wave 0"):
+        assert lane in svg
+    assert svg.count("<rect") > 2 * len(s.activities)
+
+
+def test_empty_trace_is_an_error_not_a_zero():
+    with pytest.raises(ValueError, match="no GPU activity"):
+        trace.summarize({"traceEvents": []})
