@@ -105,6 +105,24 @@ class CaseResult:
         return "not run" if self.reason == "not_run" else "fail"
 
 
+def _call_result(task_name: str, params: dict[str, Any], frame: Frame) -> CaseResult:
+    """A failing result for one call; filled in from the child's error if the call raised."""
+    header = frame.header
+    result = CaseResult(
+        task=task_name,
+        case=header.get("case", "?"),
+        params=dict(params),
+        passed=False,
+        elapsed_s=header.get("elapsed_s"),
+    )
+    if header.get("status") == "error":
+        error = header.get("error") or {}
+        result.reason = error.get("kind", "exception")
+        result.message = f"{error.get('type', 'error')}: {error.get('message', '')}".strip()
+        result.traceback = error.get("traceback", "")
+    return result
+
+
 def judge_call(
     task: KernelTask,
     params: dict[str, Any],
@@ -113,19 +131,9 @@ def judge_call(
     call: int,
 ) -> CaseResult:
     """One call of one case: the frame the child sent against the inputs it was given."""
-    result = CaseResult(
-        task=task.name,
-        case=frame.header.get("case", "?"),
-        params=dict(params),
-        passed=False,
-        elapsed_s=frame.header.get("elapsed_s"),
-    )
+    result = _call_result(task.name, params, frame)
     header = frame.header
-    if header.get("status") == "error":
-        error = header.get("error") or {}
-        result.reason = error.get("kind", "exception")
-        result.message = f"{error.get('type', 'error')}: {error.get('message', '')}".strip()
-        result.traceback = error.get("traceback", "")
+    if result.reason:
         return result
     returned = header.get("returned", {})
     output = frame.arrays.get("output")
@@ -200,18 +208,8 @@ def judge_pipeline_call(
 ) -> CaseResult:
     """One call of a pipeline: ``host_out`` as it was the moment ``run`` returned."""
     header = frame.header
-    result = CaseResult(
-        task=task.name,
-        case=header.get("case", "?"),
-        params=dict(params),
-        passed=False,
-        elapsed_s=header.get("elapsed_s"),
-    )
-    if header.get("status") == "error":
-        error = header.get("error") or {}
-        result.reason = error.get("kind", "exception")
-        result.message = f"{error.get('type', 'error')}: {error.get('message', '')}".strip()
-        result.traceback = error.get("traceback", "")
+    result = _call_result(task.name, params, frame)
+    if result.reason:
         return result
     output = frame.arrays.get("output")
     after = frame.arrays.get("input.x")

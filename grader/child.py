@@ -43,6 +43,22 @@ def nvtx_range(message: str):
     return nvtx.annotate(message, domain="cwb")
 
 
+def expected_fingerprints(
+    expected: list[tuple[np.ndarray, np.ndarray]], tol: Any, weights: np.ndarray
+) -> dict[str, list[float]]:
+    """Per input set, the weighted sum the output must have and how far it may be off.
+
+    ``expected``: (float64 expected output, tolerance scale) per input set; ``weights``: float64
+    of the output's size, the same the child dots each timed output with.
+    """
+    return {
+        "expected_fingerprints": [float(np.dot(e.ravel(), weights)) for e, _ in expected],
+        "fingerprint_bounds": [
+            float(np.dot(tol.atol + tol.rtol * scale.ravel(), weights)) for _, scale in expected
+        ],
+    }
+
+
 class Harness:
     def __init__(self, job: dict[str, Any], writer: FrameWriter):
         import labs
@@ -90,20 +106,8 @@ class Harness:
             task = self.lab.task(task_job["task"])
             if isinstance(task, PipelineTask):
                 self.pipeline_task(task, module, task_job)
-                replaced = replaced_timing_functions(snapshot)
-                if replaced:
-                    self.send({"type": "tampered", "task": task.name, "replaced": replaced})
-                if self.poisoned:
-                    break
-                continue
-            fn = self.entry_point(module, task)
-            if fn is None:
-                continue
-            arrays = task_arrays[task.name]
-            if self.job["phase"] == "check":
-                self.check_task(task, fn, arrays, task_job["cases"])
             else:
-                self.time_task(task, fn, arrays, task_job["benchmarks"], timer)
+                self.kernel_task(task, module, task_job, task_arrays[task.name], timer)
             replaced = replaced_timing_functions(snapshot)
             if replaced:
                 self.send({"type": "tampered", "task": task.name, "replaced": replaced})
@@ -112,6 +116,15 @@ class Harness:
         if timer is not None and self.job.get("ceilings") and not self.poisoned:
             self.measure_ceilings(timer)
         self.send({"type": "done"})
+
+    def kernel_task(self, task: KernelTask, module: Any, task_job: dict, arrays, timer) -> None:
+        fn = self.entry_point(module, task, task.entry, [*task.arg_names, "out"])
+        if fn is None:
+            return
+        if self.job["phase"] == "check":
+            self.check_task(task, fn, arrays, task_job["cases"])
+        else:
+            self.time_task(task, fn, arrays, task_job["benchmarks"], timer)
 
     def pipeline_task(self, task: PipelineTask, module: Any, task_job: dict) -> None:
         from grader import pipeline_child
@@ -137,8 +150,9 @@ class Harness:
             return None
         return module
 
-    def entry_point(self, module: Any, task: KernelTask) -> Any:
-        fn = getattr(module, task.entry, None)
+    def entry_point(self, module: Any, task: Any, name: str, args: list[str]) -> Any:
+        """The submission's function ``name``, callable with ``args``; or a fatal frame."""
+        fn = getattr(module, name, None)
         if fn is None or not callable(fn):
             self.send(
                 {
@@ -148,12 +162,11 @@ class Harness:
                     "error": {
                         "kind": "missing_function",
                         "type": "AttributeError",
-                        "message": f"the submission has no function named {task.entry!r}",
+                        "message": f"the submission has no function named {name!r}",
                     },
                 }
             )
             return None
-        args = [*task.arg_names, "out"]
         try:
             inspect.signature(fn).bind(*args)
         except TypeError as exc:
@@ -166,7 +179,7 @@ class Harness:
                     "error": {
                         "kind": "signature",
                         "type": "TypeError",
-                        "message": f"{task.entry} must take ({wanted}): {exc}",
+                        "message": f"{name} must take ({wanted}): {exc}",
                     },
                 }
             )
@@ -322,14 +335,8 @@ class Harness:
         }
         if self.job.get("reference"):
             # Only the reference's process computes what the fingerprints should be.
-            tol = task.effective_tolerance
-            expected_fp, bounds = [], []
-            for inputs in input_sets:
-                expected, scale = task.expected(inputs)
-                expected_fp.append(float(np.dot(expected.ravel(), weights_host)))
-                bounds.append(float(np.dot(tol.atol + tol.rtol * scale.ravel(), weights_host)))
-            frame["expected_fingerprints"] = expected_fp
-            frame["fingerprint_bounds"] = bounds
+            expected = [task.expected(inputs) for inputs in input_sets]
+            frame.update(expected_fingerprints(expected, task.effective_tolerance, weights_host))
         return frame
 
     def measure_ceilings(self, timer) -> None:

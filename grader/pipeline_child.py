@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import importlib
-import inspect
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -48,31 +47,13 @@ def _synchronize() -> None:
 
 
 def entry_points(h: Harness, module: Any, task: PipelineTask) -> tuple[Any, Any] | None:
-    """``setup`` and ``run``, or a fatal frame that says what is missing."""
-    wanted = {"setup": list(task.setup_args), "run": ["p", "gain"]}
-    found = []
-    for name, args in wanted.items():
-        fn = getattr(module, name, None)
-        problem = None
-        if fn is None or not callable(fn):
-            problem = ("missing_function", f"the submission has no function named {name!r}")
-        else:
-            try:
-                inspect.signature(fn).bind(*args)
-            except TypeError as exc:
-                problem = ("signature", f"{name} must take ({', '.join(args)}): {exc}")
-            except ValueError:
-                pass
-        if problem:
-            kind, message = problem
-            error = {"kind": kind, "type": "TypeError", "message": message}
-            h.send({"type": "fatal", "stage": "entry", "task": task.name, "error": error})
-            return None
-        found.append(fn)
-    return found[0], found[1]
+    """``setup`` and ``run``, or None once a fatal frame has said what is missing."""
+    setup = h.entry_point(module, task, "setup", list(task.setup_args))
+    run = h.entry_point(module, task, "run", ["p", "gain"]) if setup is not None else None
+    return (setup, run) if run is not None else None
 
 
-def _make_pipeline(h: Harness, task: PipelineTask, setup: Any, params: dict) -> Any:
+def _make_pipeline(task: PipelineTask, setup: Any, params: dict) -> Any:
     pipeline = setup(*[params[name] for name in task.setup_args])
     check_buffers(pipeline, int(params["n"]))
     return pipeline
@@ -101,7 +82,7 @@ def _check_case(h, task, setup, run, set_stress, case: dict) -> None:
     params = case["params"]
     header = {"type": "case", "task": task.name, "case": case["name"]}
     try:
-        pipeline = _make_pipeline(h, task, setup, params)
+        pipeline = _make_pipeline(task, setup, params)
     except BaseException as exc:
         h.send({**header, "call": 0, "status": "error", "error": _error(exc, h)})
         return
@@ -131,8 +112,6 @@ def _check_case(h, task, setup, run, set_stress, case: dict) -> None:
             status="returned",
             elapsed_s=elapsed,
             student_ms=_as_float(returned),
-            is_device_array=True,  # the output is the harness's own copy of host_out
-            returned=devices.describe(returned),
         )
         h.send(frame, {"output": output, "input.x": after_input})
 
@@ -172,7 +151,7 @@ def _time_benchmark(h, task: PipelineTask, setup, run, bench: dict, calllog) -> 
     from grader.timing import summarize
 
     params = bench["params"]
-    pipeline = _make_pipeline(h, task, setup, params)
+    pipeline = _make_pipeline(task, setup, params)
     input_sets = [task.make_inputs(params, _rng(seed)) for seed in bench["seeds"]]
     weights = _rng(bench["weights_seed"]).uniform(0.5, 1.5, int(params["n"]))
     for i in range(task.warmup_calls):
@@ -202,17 +181,12 @@ def _time_benchmark(h, task: PipelineTask, setup, run, bench: dict, calllog) -> 
         "student_ms": student_ms,
         "fingerprints": fingerprints,
         "calllog": list(entries),
-        "guard_violations": 0,
     }
     if bench.get("expected"):
         # Only the reference's process computes what the fingerprints should be.
-        expected_fp, bounds = [], []
-        for inputs in input_sets:
-            expected, scale = task.expected(inputs, params)
-            tol = task.effective_tolerance
-            expected_fp.append(float(np.dot(expected, weights)))
-            bounds.append(float(np.dot(tol.atol + tol.rtol * scale, weights)))
-        frame["expected_fingerprints"] = expected_fp
-        frame["fingerprint_bounds"] = bounds
+        from grader.child import expected_fingerprints
+
+        expected = [task.expected(inputs, params) for inputs in input_sets]
+        frame.update(expected_fingerprints(expected, task.effective_tolerance, weights))
     packed = gzip.compress(json.dumps(trace).encode(), compresslevel=6)
     return frame, {"trace": np.frombuffer(packed, dtype=np.uint8)}

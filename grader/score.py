@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from grader.check import CaseResult
+from grader.pipeline_judge import EVENT_TIMING_TOLERANCE, hidden_syncs
 from grader.results import BenchResult, Failure, RubricLine
 from grader.spec import Lab, RubricItem
 from grader.verdicts import reason
@@ -154,8 +155,6 @@ def _overlap_rule(bench: BenchResult) -> tuple[float | None, str]:
 
 
 def _sync_rule(bench: BenchResult) -> tuple[float | None, str]:
-    from grader.pipeline_judge import hidden_syncs
-
     if not bench.trace:
         return None, "no trace"
     found = hidden_syncs(bench)
@@ -165,8 +164,6 @@ def _sync_rule(bench: BenchResult) -> tuple[float | None, str]:
 
 
 def _event_timing_rule(bench: BenchResult) -> tuple[float | None, str]:
-    from grader.pipeline_judge import EVENT_TIMING_TOLERANCE
-
     error = bench.event_timing_error
     if error is None:
         return 0.0, "0: run did not return its elapsed milliseconds as a number"

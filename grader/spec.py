@@ -94,6 +94,14 @@ class KernelTask:
     def effective_tolerance(self) -> Tolerance:
         return self.tolerance or DEFAULT_TOLERANCES[self.output_dtype]
 
+    def how_checked(self) -> str:
+        """How the check phase runs a case, in a sentence the report shows."""
+        return (
+            "Each case runs twice: the second time with new values written into the same "
+            "buffers. Outputs are poisoned with NaN before each call and guarded on both sides; "
+            "inputs must come back unchanged."
+        )
+
     def expected(self, inputs: HostInputs) -> tuple[np.ndarray, np.ndarray]:
         """The float64 expected output and the scale its tolerance is relative to."""
         expected = np.asarray(self.reference(inputs), dtype=np.float64)
@@ -144,6 +152,14 @@ class PipelineTask:
     @property
     def effective_tolerance(self) -> Tolerance:
         return Tolerance(rtol=1.0, atol=1e-6)  # the scale already holds the error model
+
+    def how_checked(self) -> str:
+        return (
+            "Each case runs three times in one pipeline: plain, with new values, and (on a GPU) "
+            f"with new values while the given producer kernel is made {self.stress_ns / 1e6:g} "
+            "ms slower, so a missing cross-stream wait shows. The output (NaN before each call) "
+            "is read the moment run returns; the input must come back unchanged."
+        )
 
     def expected(self, inputs: HostInputs, params: Params) -> tuple[np.ndarray, np.ndarray]:
         expected = np.asarray(self.reference(inputs, params), dtype=np.float64)

@@ -78,8 +78,21 @@ def charts(result: RunResult) -> list[Markup]:
 def render_html(result: RunResult, json_name: str = "") -> str:
     copy_bw = result.ceilings.get("copy_bandwidth", {}).get("bytes_per_s")
     return _ENV.get_template("report.html.j2").render(
-        r=result, charts=charts(result), us=us, copy_bw=copy_bw, json_name=json_name
+        r=result,
+        charts=charts(result),
+        us=us,
+        copy_bw=copy_bw,
+        json_name=json_name,
+        how_checked=how_checked(result.lab),
     )
+
+
+def how_checked(lab_name: str) -> str:
+    """What the check phase did to every case, from the lab's own task kinds."""
+    import labs
+
+    sentences = dict.fromkeys(task.how_checked() for task in labs.get(lab_name).tasks)
+    return " ".join(sentences)
 
 
 def write_report(result: RunResult, out_dir: Path, stem: str) -> tuple[Path, Path]:
