@@ -97,6 +97,7 @@ class CaseResult:
     worst_error_over_tolerance: float | None = None
     elapsed_s: float | None = None
     traceback: str = ""
+    measures: dict[str, Any] | None = None  # what a passing case measured (cache misses)
 
     @property
     def status(self) -> str:

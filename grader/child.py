@@ -27,7 +27,7 @@ import numpy as np
 
 from grader import devices, errors
 from grader.channel import FrameWriter
-from grader.spec import KernelTask, Lab, PipelineTask
+from grader.spec import CacheTask, KernelTask, Lab, PipelineTask
 
 
 def rng(seed: int) -> np.random.Generator:
@@ -106,6 +106,11 @@ class Harness:
             task = self.lab.task(task_job["task"])
             if isinstance(task, PipelineTask):
                 self.pipeline_task(task, module, task_job)
+            elif isinstance(task, CacheTask):
+                if self.job["phase"] == "check":  # nothing to time: misses are the measure
+                    from grader import cache_child
+
+                    cache_child.check_task(self, task, module, task_job["cases"])
             else:
                 self.kernel_task(task, module, task_job, task_arrays[task.name], timer)
             replaced = replaced_timing_functions(snapshot)
@@ -123,8 +128,13 @@ class Harness:
             return
         if self.job["phase"] == "check":
             self.check_task(task, fn, arrays, task_job["cases"])
-        else:
-            self.time_task(task, fn, arrays, task_job["benchmarks"], timer)
+            return
+        self.time_task(task, fn, arrays, task_job["benchmarks"], timer)
+        if task.ceiling and self.job.get("reference") and not self.poisoned:
+            # The library ceiling (cuBLAS), on the same inputs in the same process and run.
+            module_name, _, name = task.ceiling.partition(":")
+            ceiling = getattr(importlib.import_module(module_name), name)
+            self.time_task(task, ceiling, arrays, task_job["benchmarks"], timer, role="ceiling")
 
     def pipeline_task(self, task: PipelineTask, module: Any, task_job: dict) -> None:
         from grader import pipeline_child
@@ -266,18 +276,25 @@ class Harness:
 
     # -- time phase ---------------------------------------------------------------------------
 
-    def time_task(self, task, fn, arrays, benchmarks: list, timer) -> None:
+    def time_task(self, task, fn, arrays, benchmarks: list, timer, role: str = "") -> None:
+        """Time ``fn`` on every benchmark; ``role="ceiling"`` marks frames of the library
+        ceiling (no expected outputs: the reference's frames carry those)."""
         from grader.timing import StopRule
 
         rule = StopRule.from_dict(self.job.get("stop_rule"))
+        frame_type = f"{role}_bench" if role else "bench"
+        label = f"{role} " if role else ""
         for index, bench in enumerate(benchmarks):
-            self.progress(index, len(benchmarks), f"timing {task.name} {bench['name']}")
+            self.progress(index, len(benchmarks), f"timing {label}{task.name} {bench['name']}")
             try:
-                with nvtx_range(f"time {task.entry} {bench['name']}"):
-                    frame = self.time_benchmark(task, fn, arrays, bench, timer, rule)
+                with nvtx_range(f"time {label}{task.entry} {bench['name']}"):
+                    frame = self.time_benchmark(
+                        task, fn, arrays, bench, timer, rule, expected=not role
+                    )
+                    frame["type"] = frame_type
             except BaseException as exc:
                 error = self.failure(exc)
-                header = {"type": "bench", "task": task.name, "bench": bench["name"]}
+                header = {"type": frame_type, "task": task.name, "bench": bench["name"]}
                 self.send({**header, "status": "error", "error": error})
                 if self.poisoned:
                     return
@@ -285,7 +302,9 @@ class Harness:
             self.send(frame)
         self.progress(len(benchmarks), len(benchmarks), "")
 
-    def time_benchmark(self, task, fn, arrays, bench: dict, timer, rule) -> dict[str, Any]:
+    def time_benchmark(
+        self, task, fn, arrays, bench: dict, timer, rule, expected: bool = True
+    ) -> dict[str, Any]:
         import cupy
 
         params = bench["params"]
@@ -333,7 +352,7 @@ class Harness:
             "fingerprints": fingerprints,
             "guard_violations": guard_violations,
         }
-        if self.job.get("reference"):
+        if self.job.get("reference") and expected:
             # Only the reference's process computes what the fingerprints should be.
             expected = [task.expected(inputs) for inputs in input_sets]
             frame.update(expected_fingerprints(expected, task.effective_tolerance, weights_host))

@@ -48,6 +48,19 @@ class BenchResult:
     timeline: dict[str, Any] | None = None  # what the report draws
     blocking_calls: list[dict[str, Any]] = field(default_factory=list)  # from the call log
     event_timing_error: float | None = None  # median |student ms - grader ms| / grader ms
+    # Compute-bound kernels (lab 2): FLOP/s, and the library ceiling timed with the reference.
+    flops: int | None = None
+    flops_per_s: float | None = None
+    reference_flops_per_s: float | None = None
+    library: TimingStats | None = None
+    library_name: str = ""
+    library_flops_per_s: float | None = None
+    share_of_library: float | None = None  # library median / student median
+
+    @property
+    def intensity(self) -> float:
+        """FLOP per byte of the fewest bytes moved (the roofline's x); 0 if unknown."""
+        return self.flops / self.traffic_bytes if self.flops and self.traffic_bytes else 0.0
 
 
 @dataclass

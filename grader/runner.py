@@ -23,12 +23,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from grader import pipeline_judge, policy, score, verdicts
+from grader import cache_judge, pipeline_judge, policy, score, verdicts
 from grader.channel import Frame
 from grader.check import CaseResult, judge_call, judge_pipeline_call
 from grader.results import BenchResult, Failure, PhaseLog, RubricLine, RunResult
 from grader.sandbox import DEFAULT_OUTPUT_CAP, ChildOutcome, run_child
-from grader.spec import Benchmark, Lab, PipelineTask, Task
+from grader.spec import Benchmark, CacheTask, Lab, PipelineTask, Task
 from grader.timing import StopRule, TimingStats
 
 SECOND_CALL = 1_000_003  # offset of the seed of each case's second call
@@ -72,6 +72,8 @@ class ReferenceRun:
     # Pipelines: the serial baseline's frames, and both runs' trace summaries.
     baselines: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     traces: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # Kernel tasks with a library ceiling (cuBLAS): its timing per benchmark.
+    library: dict[tuple[str, str], TimingStats] = field(default_factory=dict)
 
 
 def gpu_available() -> bool:
@@ -133,7 +135,8 @@ class Grader:
         secret = self.options.secret
         # A pipeline's third call runs with the race check on (on a GPU; under the simulator
         # everything runs in order, so there is no race to provoke).
-        calls = 3 if isinstance(task, PipelineTask) else 2
+        # A cache task is plain deterministic Python: one call says it all.
+        calls = 3 if isinstance(task, PipelineTask) else 1 if isinstance(task, CacheTask) else 2
         jobs = []
         for c in cases:
             job = {
@@ -159,9 +162,14 @@ class Grader:
             for b in task.benchmarks
         ]
 
-    def _job(self, submission: Path, phase: str, **extra: Any) -> dict[str, Any]:
+    def _job(
+        self, submission: Path, phase: str, only: list[str] | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """The child's job; ``only`` names the tasks to run (default: all)."""
         tasks = []
         for task in self.lab.tasks:
+            if only is not None and task.name not in only:
+                continue
             entry = {"task": task.name}
             entry["cases" if phase == "check" else "benchmarks"] = (
                 self._cases(task) if phase == "check" else self._benchmarks(task)
@@ -224,6 +232,12 @@ class Grader:
             benches[(h["task"], h["bench"])] = h
         ceilings = {f.header["name"]: f.header for f in outcome.of_type("ceiling")}
         reference = ReferenceRun(benches=benches, ceilings=ceilings, error=error)
+        for frame in outcome.of_type("ceiling_bench"):
+            h = frame.header
+            if h.get("status") == "timed":
+                reference.library[(h["task"], h["bench"])] = TimingStats.from_dict(h["stats"])
+            else:
+                reference.error = reference.error or f"the library ceiling failed: {h.get('error')}"
         for frame in outcome.of_type("bench"):
             key = (frame.header["task"], frame.header["bench"])
             if "trace" in frame.arrays:
@@ -267,8 +281,10 @@ class Grader:
             cases = self._not_run(failure)
         measured = self.mode == "gpu"
         not_measured_why = NO_DEVICE if self.mode == "simulator" else ""
-        correct = bool(cases) and all(c.passed for c in cases) and failure is None
-        if measured and correct:
+        # Each task with benchmarks is timed once its own cases all pass: a wrong part A
+        # does not cost part B its speed points. Cheating or interference stops everything.
+        timeable = self._timeable(cases, failure)
+        if measured and timeable:
             reference = self.reference()
             if reference.error:
                 measured = False
@@ -276,12 +292,13 @@ class Grader:
                 flags.append("infrastructure: " + reference.error)
             else:
                 outcome = self._run(
-                    self._job(submission, "time"),
+                    self._job(submission, "time", only=timeable),
                     "timing your kernel",
                     timeout_s=self.time_timeout_s,
                 )
                 logs.append(_log("time", outcome))
-                benches, failure, extra_cases = self._judge_time(outcome, reference)
+                benches, time_failure, extra_cases = self._judge_time(outcome, reference, timeable)
+                failure = failure or time_failure
                 cases.extend(extra_cases)
         elif measured:
             not_measured_why = "correctness first"
@@ -322,6 +339,17 @@ class Grader:
             graded=graded,
         )
 
+    def _timeable(self, cases: list[CaseResult], failure: Failure | None) -> list[str]:
+        """The tasks with benchmarks whose every case passed, unless a failure stops all."""
+        if failure is not None and verdicts.reason(failure.reason).zero_all:
+            return []
+        names = []
+        for task in self.lab.tasks:
+            mine = [c for c in cases if c.task == task.name]
+            if task.benchmarks and mine and all(c.passed for c in mine):
+                names.append(task.name)
+        return names
+
     def _static_failure(self, submission: Path) -> Failure | None:
         if not submission.is_file():
             return _failure("missing_file", f"there is no file at {submission}")
@@ -360,9 +388,14 @@ class Grader:
                         why = failure.title.lower() if failure else "stopped before this case"
                         result = _not_run(task, case, why)
                         break
-                    inputs = task.make_inputs(case["params"], np.random.default_rng(seed))
-                    judge = judge_pipeline_call if isinstance(task, PipelineTask) else judge_call
-                    result = judge(task, case["params"], inputs, frame, call)
+                    if isinstance(task, CacheTask):
+                        result = cache_judge.judge_call(task, case["params"], frame, call)
+                    else:
+                        inputs = task.make_inputs(case["params"], np.random.default_rng(seed))
+                        judge = (
+                            judge_pipeline_call if isinstance(task, PipelineTask) else judge_call
+                        )
+                        result = judge(task, case["params"], inputs, frame, call)
                     if not result.passed:
                         break
                 assert result is not None
@@ -387,7 +420,7 @@ class Grader:
         }
 
     def _judge_time(
-        self, outcome: ChildOutcome, reference: ReferenceRun
+        self, outcome: ChildOutcome, reference: ReferenceRun, timed_tasks: list[str]
     ) -> tuple[list[BenchResult], Failure | None, list[CaseResult]]:
         failure = _process_failure(outcome, "timing")
         copy_bw = reference.ceilings.get("copy_bandwidth", {}).get("bytes_per_s")
@@ -395,11 +428,14 @@ class Grader:
         results: list[BenchResult] = []
         extra_cases: list[CaseResult] = []
         for task in self.lab.tasks:
+            if task.name not in timed_tasks:
+                continue
             for bench in task.benchmarks:
                 key = (task.name, bench.name)
                 result, wrong = self._judge_bench(
                     task, bench, frames.get(key), reference.benches.get(key), copy_bw
                 )
+                self._rate_against_library(task, result, reference.library.get(key))
                 if isinstance(task, PipelineTask) and result.status == "timed":
                     pipeline_judge.judge(result, frames[key], reference, key)
                     self._save_trace(frames[key], bench)
@@ -487,6 +523,23 @@ class Grader:
                 "work went on after the function returned (another stream): timed from a "
                 "synchronised start to an idle device, so the host's launch overhead counts"
             )
+
+    def _rate_against_library(
+        self, task: Task, result: BenchResult, library: TimingStats | None
+    ) -> None:
+        """FLOP/s, and the share of the library ceiling (cuBLAS) timed with the reference."""
+        flops = getattr(task, "flops", None)
+        if result.status != "timed" or result.student is None or flops is None:
+            return
+        result.flops = flops(result.params)
+        result.flops_per_s = result.flops / result.student.median_s
+        if result.reference is not None:
+            result.reference_flops_per_s = result.flops / result.reference.median_s
+        if library is not None:
+            result.library = library
+            result.library_name = getattr(task, "ceiling_name", "") or "library"
+            result.library_flops_per_s = result.flops / library.median_s
+            result.share_of_library = library.median_s / result.student.median_s
 
     def _sanitize(self, submission: Path, cases: list[CaseResult]) -> str:
         """Re-run the first failing case under compute-sanitizer to name the faulting kernel."""

@@ -53,6 +53,8 @@ def score(
             points, measured, detail = _pipeline(
                 item, timed, zeroed, correct, measured_speed, not_measured_why
             )
+        elif item.kind == "misses":
+            points, measured, detail = _misses(item, task_cases, zeroed, correct)
         elif item.kind == "speed" and item.speed is not None:
             timed = [b for b in benches if b.task == item.task]
             points, measured, detail = _speed(
@@ -81,17 +83,51 @@ def _speed(
         return 0.0, False, f"not measured: {not_measured_why}"
     if any(FLOOR_FLAG in " ".join(b.flags) for b in timed):
         return 0.0, True, f"withheld: {FLOOR_FLAG}; flagged for review"
-    speedups = [b.speedup for b in timed if b.speedup is not None]
-    if not timed or len(speedups) != len(timed):
+    against_library = item.speed.of == "ceiling"
+    ratios = [b.share_of_library if against_library else b.speedup for b in timed]
+    ratios = [r for r in ratios if r is not None]
+    if not timed or len(ratios) != len(timed):
         return 0.0, True, "0: some benchmarks could not be timed"
-    mean = geometric_mean(speedups)
+    mean = geometric_mean(ratios)
     points = round(item.points * item.speed.fraction(mean), 2)
-    return (
-        points,
-        True,
-        (
+    if against_library:
+        library = timed[0].library_name or "the library"
+        how = (
+            f"{100 * mean:.1f}% of {library}'s speed (geometric mean over {len(timed)} sizes, "
+            f"timed in the same run); 0 points at {100 * item.speed.zero_at:g}%, full at "
+            f"{100 * item.speed.full_at:g}%"
+        )
+    else:
+        how = (
             f"{mean:.2f}x the reference (geometric mean over {len(timed)} sizes); "
             f"0 points at {item.speed.zero_at}x, full at {item.speed.full_at}x"
+        )
+    return points, True, how
+
+
+def _misses(
+    item: RubricItem, cases: list[CaseResult], zeroed: str | None, correct: bool
+) -> tuple[float, bool, str]:
+    """(points, measured, how) for a cache task: the mean over cases of where the misses fall
+    between the unblocked order (0) and the reference blocking (full)."""
+    if zeroed:
+        return 0.0, True, zeroed
+    if not correct:
+        return 0.0, True, "0: misses count only once every order is complete"
+    measures = [c.measures for c in cases if c.measures]
+    if len(measures) != len(cases):
+        return 0.0, True, "0: some cases were not simulated"
+    fraction = sum(m["fraction"] for m in measures) / len(measures)
+    mine = sum(sum(m["misses"].values()) for m in measures)
+    ref = sum(sum(m["reference_misses"].values()) for m in measures)
+    base = sum(sum(m["baseline_misses"].values()) for m in measures)
+    return (
+        round(item.points * fraction, 2),
+        True,
+        (
+            f"{mine} misses over {len(measures)} cases, against {ref} for the reference "
+            f"blocking and {base} unblocked; per case, full points at up to "
+            f"{measures[0]['slack']:g}x the reference's misses, 0 at the unblocked order's"
         ),
     )
 

@@ -88,6 +88,11 @@ class KernelTask:
     flops: Callable[[Params], int] | None = None
     forbidden: Mapping[str, str] = field(default_factory=dict)  # name -> why it is not allowed
     input_sets: int = 3  # input sets rotated through fixed buffers while timing
+    # "module:function" with the entry's arguments (out last): a library doing the same work
+    # (cuBLAS for a matmul), timed with the reference on every benchmark. A SpeedRule with
+    # of="ceiling" scores the student's share of it.
+    ceiling: str = ""
+    ceiling_name: str = ""  # what the report calls it: "cuBLAS"
     kind: str = "kernel"
 
     @property
@@ -166,7 +171,47 @@ class PipelineTask:
         return expected, np.asarray(self.tolerance_scale(inputs, params), dtype=np.float64)
 
 
-Task = KernelTask | PipelineTask
+@dataclass(frozen=True)
+class CacheTask:
+    """A loop order scored by a CPU cache simulator (lab 2, part A); no GPU is involved.
+
+    The student's ``entry(*[params[name] for name in arg_names])`` returns the order of a loop
+    nest's innermost iterations: an integer array (or a sequence of triples) of shape (T, 3).
+    The child only calls it and sends the order back; the parent checks it with ``validate``
+    and counts misses with ``count``, so a submission cannot reach the simulator. The score
+    is where the misses fall between ``baseline``'s order (0 points) and ``reference``'s
+    order (full points, with ``slack``).
+    """
+
+    name: str
+    title: str
+    entry: str
+    arg_names: tuple[str, ...]
+    cases: tuple[Case, ...]
+    reference: Callable[[Params], np.ndarray]  # (T, 3) int: the reference blocked order
+    baseline: Callable[[Params], np.ndarray]  # (T, 3) int: the unblocked order
+    validate: Callable[[np.ndarray, Params], list[str]]  # problems, in sentences
+    count: Callable[[np.ndarray, Params], dict[str, int]]  # order -> misses per array
+    describe: Callable[[Params], str]  # the cache and arrays of a case, for the report
+    max_rows: Callable[[Params], int]  # refuse bigger answers before copying them
+    slack: float = 1.10  # full points at up to 10% more misses than the reference
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    benchmarks: tuple[Benchmark, ...] = ()
+    kind: str = "cache"
+
+    @property
+    def sim_cases(self) -> tuple[Case, ...]:
+        return self.cases  # plain Python on the CPU: the same cases everywhere
+
+    def how_checked(self) -> str:
+        return (
+            "Each case calls your function once; the grader checks that the order visits "
+            "every (i, j, k) exactly once, then replays its loads and stores through the cache "
+            "simulator (in the grader's own process, not yours)."
+        )
+
+
+Task = KernelTask | PipelineTask | CacheTask
 
 
 @dataclass(frozen=True)
@@ -174,11 +219,14 @@ class SpeedRule:
     """Speed points from the speedup over the reference solution timed in the same run.
 
     The speedup is the geometric mean over the task's benchmarks of reference time / student
-    time. Points rise linearly from 0 at ``zero_at`` to full at ``full_at``.
+    time. Points rise linearly from 0 at ``zero_at`` to full at ``full_at``. With
+    ``of="ceiling"`` the ratio is the task's ceiling's time / student time instead (the share
+    of cuBLAS, say), the ceiling timed in the same run.
     """
 
     zero_at: float
     full_at: float
+    of: str = "reference"  # or "ceiling"
 
     def fraction(self, speedup: float) -> float:
         if not speedup > self.zero_at:  # NaN scores nothing
@@ -189,7 +237,9 @@ class SpeedRule:
 @dataclass(frozen=True)
 class RubricItem:
     task: str
-    kind: str  # "correctness" or "speed"; pipelines: "speedup", "overlap", "sync", "event_timing"
+    # "correctness" or "speed"; pipelines: "speedup", "overlap", "sync", "event_timing";
+    # cache tasks: "misses"
+    kind: str
     points: float
     speed: SpeedRule | None = None
     description: str = ""

@@ -108,6 +108,13 @@ REASONS: dict[str, Reason] = {
         "before the chunk's kernel. The grader made prepare_table slow and the kernels read "
         "stale coefficients.",
     ),
+    "wrong_order": Reason(
+        "The loop order does not compute the whole product",
+        "Return every (i, j, k) with 0 <= i, j, k < n exactly once, as an integer array of shape "
+        "(n**3, 3) (or a list of triples): the message says which triples are missing, repeated "
+        "or out of range. Check the partial blocks at the edges when n is not a multiple of "
+        "the block.",
+    ),
     "modified_input": Reason("Changed its inputs", "Write only to `out`; inputs are read-only."),
     "returned_input": Reason("Returned one of its inputs", "Write into `out` and return it."),
     "spawned_process": Reason(

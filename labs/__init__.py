@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 LABS: dict[str, str] = {
     "lab0": "labs.lab0_vecadd.lab",
     "lab1": "labs.lab1_streams.lab",
+    "lab2": "labs.lab2_matmul.lab",
 }
 
 

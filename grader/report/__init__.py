@@ -7,7 +7,17 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from grader.report.charts import REFERENCE, STUDENT, Bar, bar_chart, strip_chart, timeline_chart
+from grader.report.charts import (
+    LIBRARY,
+    REFERENCE,
+    STUDENT,
+    Bar,
+    RooflinePoint,
+    bar_chart,
+    roofline_chart,
+    strip_chart,
+    timeline_chart,
+)
 from grader.results import RunResult
 
 _ENV = jinja2.Environment(
@@ -31,7 +41,10 @@ def charts(result: RunResult) -> list[Markup]:
     copy_bw = result.ceilings.get("copy_bandwidth", {}).get("bytes_per_s")
     drawn: list[Markup] = []
     groups = []
+    drawn.extend(_compute_charts(result, copy_bw))
     for b in result.benches:
+        if b.flops_per_s is not None:
+            continue  # compute bound: its bytes say little; the roofline shows them
         bars = []
         for who, stats, colour in (
             ("yours", b.student, STUDENT),
@@ -75,11 +88,72 @@ def charts(result: RunResult) -> list[Markup]:
     return drawn
 
 
+def _cache_charts(result: RunResult) -> list[Markup]:
+    """Part A of lab 2: misses per case, yours against the reference blocking and unblocked."""
+    groups = []
+    for c in result.cases:
+        m = c.measures
+        if not m:
+            continue
+        groups.append(
+            (
+                c.case[:30],
+                [
+                    Bar("yours", sum(m["misses"].values()), STUDENT),
+                    Bar("reference blocking", sum(m["reference_misses"].values()), REFERENCE),
+                    Bar("unblocked", sum(m["baseline_misses"].values()), LIBRARY),
+                ],
+            )
+        )
+    if not groups:
+        return []
+    title = "Simulated cache misses per case (fewer is better)"
+    return [Markup(bar_chart(groups, "misses", title))]
+
+
+def _compute_charts(result: RunResult, copy_bw: float | None) -> list[Markup]:
+    """Compute-bound kernels: TFLOP/s against the library, and the roofline."""
+    timed = [b for b in result.benches if b.flops_per_s is not None]
+    if not timed:
+        return []
+    groups = []
+    points = []
+    for b in timed:
+        bars = [Bar("yours", b.flops_per_s / 1e12, STUDENT)]
+        points.append(RooflinePoint(f"yours {b.bench}", b.intensity, b.flops_per_s, STUDENT))
+        if b.reference_flops_per_s:
+            bars.append(Bar("reference", b.reference_flops_per_s / 1e12, REFERENCE))
+            points.append(
+                RooflinePoint("reference", b.intensity, b.reference_flops_per_s, REFERENCE)
+            )
+        if b.library_flops_per_s:
+            bars.append(Bar(b.library_name, b.library_flops_per_s / 1e12, LIBRARY))
+            points.append(
+                RooflinePoint(b.library_name, b.intensity, b.library_flops_per_s, LIBRARY)
+            )
+        groups.append((f"{b.task} {b.bench}", bars))
+    drawn = [Markup(bar_chart(groups, "TFLOP/s", "Achieved TFLOP/s (2MNK / median time)"))]
+    peak = max((b.library_flops_per_s or 0.0) for b in timed)
+    if peak and copy_bw:
+        library = timed[0].library_name
+        svg = roofline_chart(
+            points,
+            peak,
+            copy_bw,
+            "Roofline: both roofs measured in this run",
+            f"{library} {peak / 1e12:.1f} TFLOP/s",
+        )
+        if svg:
+            drawn.append(Markup(svg))
+    return drawn
+
+
 def render_html(result: RunResult, json_name: str = "") -> str:
     copy_bw = result.ceilings.get("copy_bandwidth", {}).get("bytes_per_s")
     return _ENV.get_template("report.html.j2").render(
         r=result,
         charts=charts(result),
+        cache_charts=_cache_charts(result),
         us=us,
         copy_bw=copy_bw,
         json_name=json_name,

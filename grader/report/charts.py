@@ -262,3 +262,105 @@ def _pack_rows(ranges: list) -> list[int]:
             ends[row] = end
         rows.append(row)
     return rows
+
+
+LIBRARY = "#d69e2e"
+
+
+@dataclass
+class RooflinePoint:
+    label: str
+    intensity: float  # FLOP per byte
+    flops_per_s: float
+    colour: str
+
+
+def roofline_chart(
+    points: Sequence[RooflinePoint],
+    peak_flops_per_s: float,
+    bandwidth_bytes_per_s: float,
+    title: str,
+    peak_label: str,
+    width: int = 720,
+    height: int = 380,
+) -> str:
+    """Log-log roofline: min(peak, bandwidth x intensity), with each kernel at its intensity.
+
+    Both roofs are measured in the same run (the peak is the library's best rate, the slope the
+    device copy), so a point's height under the roof is its share of what this GPU did.
+    """
+    pts = [p for p in points if p.intensity > 0 and p.flops_per_s > 0]
+    if not pts or not peak_flops_per_s > 0 or not bandwidth_bytes_per_s > 0:
+        return ""
+    left, right, top, bottom = 70, 20, 34, 46
+    ridge = peak_flops_per_s / bandwidth_bytes_per_s
+    x_lo = 10 ** math.floor(math.log10(min([p.intensity for p in pts] + [ridge]) / 4))
+    x_hi = 10 ** math.ceil(math.log10(max([p.intensity for p in pts] + [ridge]) * 4))
+    y_hi = 10 ** math.ceil(math.log10(peak_flops_per_s * 1.5))
+    y_lo = 10 ** math.floor(math.log10(min(p.flops_per_s for p in pts) / 4))
+    y_lo = min(y_lo, bandwidth_bytes_per_s * x_lo)
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(v: float) -> float:
+        return left + plot_w * (math.log10(v) - math.log10(x_lo)) / math.log10(x_hi / x_lo)
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (math.log10(v) - math.log10(y_lo)) / math.log10(y_hi / y_lo))
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" {FONT}>',
+        f'<text x="0" y="16" font-weight="600">{escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        'stroke="#cbd5e0"/>',
+    ]
+    decade = x_lo
+    while decade <= x_hi * 1.001:
+        out.append(
+            f'<text x="{x(decade):.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
+            f"{decade:g}</text>"
+        )
+        decade *= 10
+    decade = y_lo
+    while decade <= y_hi * 1.001:
+        out.append(
+            f'<text x="{left - 6}" y="{y(decade) + 4:.1f}" text-anchor="end">'
+            f"{_fmt(decade / 1e12)}</text>"
+        )
+        decade *= 10
+    out.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">arithmetic '
+        "intensity, FLOP per byte of the fewest bytes the product must move</text>"
+    )
+    out.append(
+        f'<text x="14" y="{top + plot_h / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {top + plot_h / 2})">TFLOP/s</text>'
+    )
+    # The roof: the bandwidth slope up to the ridge point, then the flat compute peak.
+    start = max(x_lo, y_lo / bandwidth_bytes_per_s)
+    out.append(
+        f'<polyline fill="none" stroke="{CEILING}" stroke-width="2" points="'
+        f"{x(start):.1f},{y(bandwidth_bytes_per_s * start):.1f} "
+        f'{x(ridge):.1f},{y(peak_flops_per_s):.1f} {x(x_hi):.1f},{y(peak_flops_per_s):.1f}"/>'
+    )
+    out.append(
+        f'<text x="{x(x_hi) - 4:.1f}" y="{y(peak_flops_per_s) - 6:.1f}" text-anchor="end" '
+        f'fill="{CEILING}">{escape(peak_label)}</text>'
+    )
+    out.append(
+        f'<text x="{x(start) + 6:.1f}" y="{y(bandwidth_bytes_per_s * start) - 8:.1f}" '
+        f'fill="{CEILING}">device copy {bandwidth_bytes_per_s / 1e12:.2f} TB/s</text>'
+    )
+    for i, p in enumerate(pts):
+        px, py = x(p.intensity), y(p.flops_per_s)
+        out.append(
+            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="{p.colour}"><title>'
+            f"{escape(p.label)}: {p.flops_per_s / 1e12:.2f} TFLOP/s at {p.intensity:.0f} "
+            f"FLOP/byte</title></circle>"
+        )
+        out.append(
+            f'<text x="{px + 8:.1f}" y="{py + 4 + 12 * (i % 2):.1f}">{escape(p.label)} '
+            f"{_fmt(p.flops_per_s / 1e12)}</text>"
+        )
+    out.append("</svg>")
+    return "\n".join(out)

@@ -1,6 +1,6 @@
 """Capture CUPTI traces of lab 1's pipelines on a GPU: the fixtures the tests analyse offline.
 
-    python -m reference.lab1_streams.capture --out tests/fixtures/lab1 [--n 33554432]
+    python -m reference.lab1_streams.capture --out tests/fixtures/lab1 [--n 67108864]
 
 First it measures what the balance depends on (pinned and pageable copy rates, the kernel's time
 per unit of ``work``) and prints them; then, for the serial baseline, both reference solutions
@@ -93,7 +93,7 @@ def measure_rates(n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--n", type=int, default=1 << 25)
+    parser.add_argument("--n", type=int, default=1 << 26)
     parser.add_argument("--chunks", type=int, default=16)
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--work", type=int, default=0, help="0: balance against pinned H2D")
