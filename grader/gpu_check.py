@@ -5,6 +5,7 @@
     3. cwb selftest all --mode gpu
     4. cwb calibrate (timer against do_bench; spread of repeated gradings)
     5. the benchmarks (pytest-benchmark, tests/bench)
+    6. lab 2's SGEMM ladder against cuBLAS (python -m reference.lab2_matmul.bench)
 
 Copy what it prints into docs/gpu-runs.md with the device and the date: that file is how
 everyone knows what has run on real hardware. ``--out DIR`` keeps the JSON and reports.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from grader.spec import ROOT
 
-STEPS = ("doctor", "pytest", "selftest", "calibrate", "bench")
+STEPS = ("doctor", "pytest", "selftest", "calibrate", "bench", "lab2-bench")
 
 
 def _step(name: str, cmd: list[str], results: list[tuple[str, int, float]]) -> None:
@@ -37,7 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gpu-check")
     parser.add_argument("--skip", default="", help=f"comma-separated, of: {', '.join(STEPS)}")
-    parser.add_argument("--selftest-timeout", default="20", help="seconds per process")
+    parser.add_argument(
+        "--selftest-timeout", default="", help="seconds per process (default: each lab's own)"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     out: Path = args.out
@@ -52,7 +55,9 @@ def main() -> None:
     if "pytest" not in skip:
         _step("pytest", [*gpu_pytest, "tests", "--ignore=tests/bench"], results)
     if "selftest" not in skip:
-        selftest = ["selftest", "all", "--mode", "gpu", "--timeout", args.selftest_timeout]
+        selftest = ["selftest", "all", "--mode", "gpu"]
+        if args.selftest_timeout:
+            selftest += ["--timeout", args.selftest_timeout]
         _step("selftest", [*cwb, *selftest, "--out", str(out / "selftest")], results)
     if "calibrate" not in skip:
         _step("calibrate", [*cwb, "calibrate", "--out", str(out)], results)
@@ -69,6 +74,9 @@ def main() -> None:
                     f"{info['gb_per_s']:7.0f} GB/s  {100 * info['fraction_of_copy']:5.1f}% "
                     f"of copy ({info['copy_gb_per_s']:.0f} GB/s)"
                 )
+    if "lab2-bench" not in skip:
+        ladder = [py, "-m", "reference.lab2_matmul.bench", "--json", str(out / "lab2-bench.json")]
+        _step("lab2-bench", ladder, results)
     print("\n===== summary")
     for name, code, seconds in results:
         print(f"  {name:<10} {'ok' if code == 0 else f'FAILED ({code})':<12} {seconds:7.1f} s")

@@ -13,6 +13,9 @@ A fixture states what it expects in a comment near its top::
                                                   wherever they are measured)
     # mentions: copy_to_host                     (with `partial`: where measured, the report
                                                   names this, e.g. the blocking call)
+    # task: matmul                               (with `zero`: only this task's rubric items
+                                                  must score 0, its first failing case for one
+                                                  of the reasons; the other tasks may score)
 
 Besides ``solution.py``, every top-level module of the reference folder that carries an
 ``# expect:`` line (lab 1's serial baseline and breadth-first solution) is graded too.
@@ -33,6 +36,7 @@ HONEST_SLACK = 1.1  # run-to-run noise allowed above the reference's speed
 _NEEDS = re.compile(r"^#[ \t]*needs:[ \t]*gpu[ \t]*$", re.MULTILINE)
 _ZERO_ITEMS = re.compile(r"^#[ \t]*zero-items:(.*)$", re.MULTILINE)
 _MENTIONS = re.compile(r"^#[ \t]*mentions:(.*)$", re.MULTILINE)
+_TASK = re.compile(r"^#[ \t]*task:[ \t]*(\w+)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Expectation:
     needs_gpu: bool = False
     zero_items: frozenset[str] = frozenset()
     mentions: tuple[str, ...] = ()
+    task: str = ""  # with "zero": the one task that must score 0
 
 
 @dataclass
@@ -64,12 +69,14 @@ def read_expectation(path: Path) -> Expectation:
     reasons = frozenset(r.strip() for r in match.group(2).split("|") if r.strip())
     zero = _ZERO_ITEMS.search(text)
     mentions = _MENTIONS.search(text)
+    task = _TASK.search(text)
     return Expectation(
         match.group(1),
         reasons,
         bool(_NEEDS.search(text)),
         frozenset(zero.group(1).split()) if zero else frozenset(),
         tuple(mentions.group(1).split()) if mentions else (),
+        task.group(1) if task else "",
     )
 
 
@@ -88,6 +95,8 @@ def fixtures(grader: Grader) -> list[Path]:
 def judge(result: RunResult, expectation: Expectation) -> tuple[bool, str]:
     reason = result.failure.reason if result.failure else None
     measured_max = result.max_points - result.unmeasured_points
+    if expectation.outcome == "zero" and expectation.task:
+        return _judge_task_zero(result, expectation)
     if expectation.outcome == "zero":
         if result.points != 0:
             return False, f"expected 0 points, got {result.points:g}"
@@ -157,6 +166,25 @@ def run_selftest(
         if on_row:
             on_row(row)
     return rows
+
+
+def _judge_task_zero(result: RunResult, expectation: Expectation) -> tuple[bool, str]:
+    """Every rubric item of one task scores 0, for one of the expected reasons."""
+    lines = [line for line in result.rubric if line.task == expectation.task]
+    if not lines:
+        return False, f"the lab has no task {expectation.task!r}"
+    scored = [line for line in lines if line.points != 0]
+    if scored:
+        return False, f"expected 0 for {expectation.task}, got " + ", ".join(
+            f"{line.kind} {line.points:g}" for line in scored
+        )
+    failed = [c for c in result.cases if c.task == expectation.task and not c.passed]
+    reason = failed[0].reason if failed else result.failure.reason if result.failure else None
+    if expectation.reasons and reason not in expectation.reasons:
+        wanted = " or ".join(sorted(expectation.reasons))
+        return False, f"expected {expectation.task} to fail for {wanted}, got {reason}"
+    message = failed[0].message if failed else ""
+    return True, f"{expectation.task}: 0 ({reason}) {message}"[:160]
 
 
 def _judge_items(result: RunResult, expectation: Expectation) -> tuple[bool, str]:

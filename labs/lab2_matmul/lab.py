@@ -21,7 +21,7 @@ from grader.spec import (
     SpeedRule,
     Tolerance,
 )
-from labs.lab2_matmul import maths
+from labs.lab2_matmul import maths, tolerance
 from labs.lab2_matmul.cachesim import CacheConfig
 from labs.lab2_matmul.loops import Layout, blocked_order, check_order, count_misses, naive_order
 
@@ -56,8 +56,7 @@ def count(order: np.ndarray, params: Params) -> dict[str, int]:
 def describe(params: Params) -> str:
     layout = "each array starting in set 0" if params["layout"] == "exam" else "packed"
     return (
-        f"{_config(params)}; {params['n']}x{params['n']} doubles, {layout}; "
-        f"block {params['block']}"
+        f"{_config(params)}; {params['n']}x{params['n']} doubles, {layout}; block {params['block']}"
     )
 
 
@@ -114,10 +113,10 @@ MATMUL = KernelTask(
     arg_names=("a", "b"),
     array_module="numba",
     make_inputs=make_inputs,
-    reference=lambda inputs: maths.product(inputs["a"], inputs["b"]),
-    # The bound already holds the error model (K roundings of |A| @ |B|): rtol 1 is the bound.
-    tolerance=Tolerance(rtol=1.0, atol=1e-6),
-    tolerance_scale=lambda inputs: maths.error_bound(inputs["a"], inputs["b"]),
+    reference=lambda inputs: tolerance.reference_matmul(inputs["a"], inputs["b"]),
+    # The scale is the whole bound (K roundings of |A| @ |B|, see tolerance.py): rtol 1.
+    tolerance=Tolerance(rtol=1.0, atol=0.0),
+    tolerance_scale=lambda inputs: tolerance.matmul_tolerance(inputs["a"], inputs["b"]),
     output_dtype="float32",
     output_shape=lambda p: (int(p["m"]), int(p["n"])),
     # None of these is a multiple of a tile but one; vectors and a single element too.
@@ -145,8 +144,8 @@ MATMUL = KernelTask(
     input_sets=2,  # the reference's process makes a float64 product on the CPU per set
     flops=lambda p: 2 * int(p["m"]) * int(p["n"]) * int(p["k"]),
     # Each matrix read once and C written once: the least any kernel must move.
-    traffic_bytes=lambda p: 4 * (
-        int(p["m"]) * int(p["k"]) + int(p["k"]) * int(p["n"]) + int(p["m"]) * int(p["n"])
+    traffic_bytes=lambda p: (
+        4 * (int(p["m"]) * int(p["k"]) + int(p["k"]) * int(p["n"]) + int(p["m"]) * int(p["n"]))
     ),
     ceiling="reference.lab2_matmul.cublas:matmul",
     ceiling_name="cuBLAS",

@@ -141,7 +141,7 @@ def check_order(order: np.ndarray, n: int) -> list[str]:
     problems = []
     if len(order) != n**3:
         problems.append(
-            f"order has {len(order)} rows, but an {n} x {n} x {n} product has {n**3} "
+            f"order has {len(order)} rows, but a {n} x {n} x {n} product has {n**3} "
             f"iterations, one per (i, j, k)"
         )
     bad = _out_of_range(order, n)
