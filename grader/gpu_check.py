@@ -2,7 +2,7 @@
 
     1. cwb doctor
     2. the GPU tests (pytest -m gpu)
-    3. cwb selftest all --mode gpu
+    3. cwb selftest LAB --mode gpu, for every lab
     4. cwb calibrate (timer against do_bench; spread of repeated gradings)
     5. the benchmarks (pytest-benchmark, tests/bench)
     6. lab 2's SGEMM ladder against cuBLAS (python -m reference.lab2_matmul.bench)
@@ -39,7 +39,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gpu-check")
     parser.add_argument("--skip", default="", help=f"comma-separated, of: {', '.join(STEPS)}")
     parser.add_argument(
-        "--selftest-timeout", default="", help="seconds per process (default: each lab's own)"
+        "--selftest-timeout",
+        default="lab0=20",
+        help="LAB=seconds,... per checking process (default: lab0=20, so its hang fixtures "
+        "cost 20 s each; other labs keep their own, sized for their data)",
     )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -55,10 +58,14 @@ def main() -> None:
     if "pytest" not in skip:
         _step("pytest", [*gpu_pytest, "tests", "--ignore=tests/bench"], results)
     if "selftest" not in skip:
-        selftest = ["selftest", "all", "--mode", "gpu"]
-        if args.selftest_timeout:
-            selftest += ["--timeout", args.selftest_timeout]
-        _step("selftest", [*cwb, *selftest, "--out", str(out / "selftest")], results)
+        import labs
+
+        limits = dict(item.split("=") for item in filter(None, args.selftest_timeout.split(",")))
+        for lab in labs.LABS:
+            selftest = ["selftest", lab, "--mode", "gpu", "--out", str(out / "selftest")]
+            if lab in limits:
+                selftest += ["--timeout", limits[lab]]
+            _step(f"selftest {lab}", [*cwb, *selftest], results)
     if "calibrate" not in skip:
         _step("calibrate", [*cwb, "calibrate", "--out", str(out)], results)
     if "bench" not in skip:
@@ -79,7 +86,7 @@ def main() -> None:
         _step("lab2-bench", ladder, results)
     print("\n===== summary")
     for name, code, seconds in results:
-        print(f"  {name:<10} {'ok' if code == 0 else f'FAILED ({code})':<12} {seconds:7.1f} s")
+        print(f"  {name:<14} {'ok' if code == 0 else f'FAILED ({code})':<12} {seconds:7.1f} s")
     sys.exit(0 if all(code == 0 for _, code, _ in results) else 1)
 
 

@@ -189,7 +189,9 @@ LAB = Lab(
             "matmul",
             "speed",
             30,
-            speed=SpeedRule(zero_at=0.02, full_at=0.15, of="ceiling"),
+            # On the H200 (docs/gpu-runs.md): numba naive 1.0% and coalesced 2.6% of cuBLAS at
+            # 4096^3; the reference's 32x32 tiles 15.3% there and 26.8% at 1023x1025x1027.
+            speed=SpeedRule(zero_at=0.03, full_at=0.15, of="ceiling"),
             description="share of cuBLAS's speed, both timed in the same run",
         ),
     ),

@@ -21,7 +21,7 @@ and checks the array ``matmul`` returns. M, N and K are often not multiples of y
 import numpy as np
 from numba import cuda, float32  # noqa: F401  (float32: for your shared arrays)
 
-TILE = 16  # threads per block side, and the side of the shared-memory tiles
+TILE = 32  # threads per block side (32 x 32 = 1024, the most a block may have), tile side
 
 
 def blocked_order(n: int, block: int) -> np.ndarray:
