@@ -8,7 +8,8 @@ plus one chunk's fill and drain, ~5.9 ms.
 Why 2^26 and not 2^25: issuing one chunk (copy in, wait, launch, copy out) costs numba 150 to
 330 us of host time, depending on the process. At 2^25 a 16-chunk stage is only ~160 us, so the
 host, not the engines, set the pace: the reference solution ran 1.27x its trace's lower bound.
-At 2^26 (~320 us a stage) it ran 1.10x (H200, tmp probe recorded in docs/gpu-runs.md).
+At 2^26 (~320 us a stage) it ran 1.10x (H200, reference/lab1_streams/probe_chunking.py,
+docs/gpu-runs.md 2026-11-22).
 """
 
 from __future__ import annotations
