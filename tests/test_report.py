@@ -106,3 +106,54 @@ def test_strip_chart_ticks_are_distinct_even_for_a_narrow_spread():
     svg = strip_chart([("yours", [124.2, 124.9, 125.6], "#000")], "us", "t")
     ticks = re.findall(r'text-anchor="middle">([^<]+)</text>', svg)
     assert len(ticks) == 5 and len(set(ticks)) == 5
+
+
+def _matmul_result() -> RunResult:
+    """A lab 2 run: a kernel timed against cuBLAS, and a cache case with its misses."""
+    result = _result(lab="lab2", lab_title="Cache-blocked matmul")
+    bench = result.benches[0]
+    bench.task, bench.bench = "matmul", "4096x4096x4096"
+    bench.flops, bench.traffic_bytes = 2 * 4096**3, 12 * 4096**2
+    bench.flops_per_s = bench.flops / 17.6e-3
+    bench.reference_flops_per_s = bench.flops / 17.3e-3
+    bench.library_name, bench.library_flops_per_s = "cuBLAS", bench.flops / 2.69e-3
+    bench.share_of_library = 2.69 / 17.6
+    cache = CaseResult("blocking", "the exam", {"n": 64}, True)
+    cache.measures = {
+        "cache": "4096 B direct-mapped",
+        "misses": {"A": 10, "B": 20, "C": 30},
+        "reference_misses": {"A": 10, "B": 20, "C": 30},
+        "baseline_misses": {"A": 100, "B": 200, "C": 300},
+        "fraction": 1.0,
+        "slack": 1.1,
+    }
+    result.cases.append(cache)
+    return result
+
+
+def test_a_kernel_timed_against_cublas_gets_a_roofline_not_a_bandwidth_chart():
+    html = render_html(_matmul_result())
+    assert "Roofline: both roofs measured in this run" in html
+    assert "cuBLAS 51.1 TFLOP/s" in html  # the compute roof is the library's measured rate
+    assert "Achieved bandwidth" not in html
+    assert "15.3%" in html  # the share of cuBLAS, in the table
+    assert "Simulated cache misses per case" in html and "10 / 20 / 30" in html
+
+
+def test_a_memory_bound_kernel_with_a_flop_count_keeps_its_bandwidth_chart():
+    result = _result()
+    result.benches[0].flops, result.benches[0].flops_per_s = 2 * 2**24, 2 * 2**24 / 70e-6
+    html = render_html(result)
+    assert "Achieved bandwidth" in html and "Roofline" not in html
+
+
+def test_the_roofline_puts_the_ridge_where_the_roofs_meet():
+    from grader.report.charts import RooflinePoint, roofline_chart
+
+    svg = roofline_chart(
+        [RooflinePoint("k", 100.0, 5e12, "#000")], 50e12, 4e12, "t", "peak 50 TFLOP/s"
+    )
+    ridge = re.search(r'points="[\d.]+,[\d.]+ ([\d.]+),([\d.]+) ([\d.]+),([\d.]+)"', svg)
+    assert ridge and ridge.group(2) == ridge.group(4)  # flat after the ridge, at the peak
+    assert roofline_chart([], 50e12, 4e12, "t", "p") == ""
+    assert roofline_chart([RooflinePoint("k", 1.0, 1e12, "#000")], 0.0, 4e12, "t", "p") == ""

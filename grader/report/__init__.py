@@ -43,8 +43,8 @@ def charts(result: RunResult) -> list[Markup]:
     groups = []
     drawn.extend(_compute_charts(result, copy_bw))
     for b in result.benches:
-        if b.flops_per_s is not None:
-            continue  # compute bound: its bytes say little; the roofline shows them
+        if b.library_flops_per_s is not None:
+            continue  # measured against a compute library: the roofline shows its bytes
         bars = []
         for who, stats, colour in (
             ("yours", b.student, STUDENT),
@@ -112,8 +112,8 @@ def _cache_charts(result: RunResult) -> list[Markup]:
 
 
 def _compute_charts(result: RunResult, copy_bw: float | None) -> list[Markup]:
-    """Compute-bound kernels: TFLOP/s against the library, and the roofline."""
-    timed = [b for b in result.benches if b.flops_per_s is not None]
+    """Kernels timed against a compute library (cuBLAS): TFLOP/s, and the roofline."""
+    timed = [b for b in result.benches if b.library_flops_per_s is not None]
     if not timed:
         return []
     groups = []
