@@ -340,8 +340,11 @@ class Grader:
         )
 
     def _timeable(self, cases: list[CaseResult], failure: Failure | None) -> list[str]:
-        """The tasks with benchmarks whose every case passed, unless a failure stops all."""
-        if failure is not None and verdicts.reason(failure.reason).zero_all:
+        """The tasks with benchmarks whose every case passed, unless a failure stops all: one
+        that zeroes everything, or one of the process (a crash, a flood) rather than of a case."""
+        if failure is not None and (
+            verdicts.reason(failure.reason).zero_all or all(c.passed for c in cases)
+        ):
             return []
         names = []
         for task in self.lab.tasks:
