@@ -359,3 +359,14 @@ def test_kernel_is_correct_when_run_on_the_cpu(emulator: Path, version: str) -> 
             timeout=300,
         )
         assert run.returncode == 0, f"{version} {case}:\n{run.stdout}{run.stderr[-4000:]}"
+
+
+def test_the_stretch_stub_and_its_solution_both_define_the_kernel_the_bench_asks_for():
+    from reference.lab2_matmul.cuda_c import STRETCH, STRETCH_SOURCE
+
+    solution = Path(cuda_c.__file__).with_name("stretch_solution.cu")
+    for source in (STRETCH_SOURCE, solution):
+        assert f"void __launch_bounds__(256)\n    {STRETCH}(" in source.read_text()
+    args = bench.parse_args(["--versions", STRETCH, "--stretch-source", str(solution)])
+    assert args.versions == [STRETCH] and args.stretch_source == solution
+    assert STRETCH not in bench.ALL_VERSIONS  # the stub fails validation: not in the ladder

@@ -39,12 +39,13 @@ from typing import Any
 import numpy as np
 
 from labs.lab2_matmul.tolerance import FACTOR, UNIT_ROUNDOFF, MatmulReference, matmul_reference
-from reference.lab2_matmul.cuda_c import VERSIONS, cublas_matmul, cuda_c_matmul
+from reference.lab2_matmul.cuda_c import STRETCH, VERSIONS, cublas_matmul, cuda_c_matmul
 
 # The numba versions (numba_kernels.py), timed on the same CuPy arrays: numba launches
 # take anything with a CUDA array interface, on the same legacy default stream.
 NUMBA_VERSIONS = ("numba_v1_naive", "numba_v2_coalesced", "numba_v3_smem", "numba_v4_register")
-ALL_VERSIONS = (*NUMBA_VERSIONS, *VERSIONS)
+ALL_VERSIONS = (*NUMBA_VERSIONS, *VERSIONS)  # the default ladder
+CHOICES = (*ALL_VERSIONS, STRETCH)  # plus the student's stretch kernel, on request
 
 
 def numba_matmul(version: str) -> Callable:
@@ -59,12 +60,12 @@ def numba_matmul(version: str) -> Callable:
     return matmul
 
 
-def version_matmul(version: str) -> Callable:
+def version_matmul(version: str, stretch_source: Path | None = None) -> Callable:
     if version == CUBLAS:
         return cublas_matmul
     if version in NUMBA_VERSIONS:
         return numba_matmul(version)
-    return cuda_c_matmul(version)
+    return cuda_c_matmul(version, stretch_source)
 
 
 CUBLAS = "cublas"
@@ -278,7 +279,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result = Result(version)
         results.append(result)
         try:
-            fn = version_matmul(version)
+            fn = version_matmul(version, args.stretch_source)
         except Exception as exc:  # a compile error: FAILED, the others still run
             result.ok, result.error = False, f"{type(exc).__name__}: {exc}"
             print(f"{version}: FAILED ({result.error})", flush=True)
@@ -349,8 +350,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--versions",
         nargs="*",
         default=list(ALL_VERSIONS),
-        choices=ALL_VERSIONS,
+        choices=CHOICES,
         metavar="VERSION",
+    )
+    parser.add_argument(
+        "--stretch-source",
+        type=Path,
+        default=None,
+        help="the .cu file with sgemm_stretch (default: labs/lab2_matmul/stretch.cu)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-copy", action="store_true", help="skip the copy bandwidth")
