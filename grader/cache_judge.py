@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.channel import Frame
-from grader.check import CaseResult, _call_result
+from grader.check import CaseResult, call_result
 from grader.spec import CacheTask
 
 MAX_SHOWN = 3
@@ -34,7 +34,7 @@ def known_counts(task: CacheTask, params: dict[str, Any]) -> tuple[dict[str, int
 
 def judge_call(task: CacheTask, params: dict[str, Any], frame: Frame, call: int) -> CaseResult:
     """One case: the order the child sent, checked and replayed through the simulator."""
-    result = _call_result(task.name, params, frame)
+    result = call_result(task.name, params, frame)
     if result.reason:
         return result
     problem = frame.header.get("problem", "")

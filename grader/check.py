@@ -106,7 +106,7 @@ class CaseResult:
         return "not run" if self.reason == "not_run" else "fail"
 
 
-def _call_result(task_name: str, params: dict[str, Any], frame: Frame) -> CaseResult:
+def call_result(task_name: str, params: dict[str, Any], frame: Frame) -> CaseResult:
     """A failing result for one call; filled in from the child's error if the call raised."""
     header = frame.header
     result = CaseResult(
@@ -132,7 +132,7 @@ def judge_call(
     call: int,
 ) -> CaseResult:
     """One call of one case: the frame the child sent against the inputs it was given."""
-    result = _call_result(task.name, params, frame)
+    result = call_result(task.name, params, frame)
     header = frame.header
     if result.reason:
         return result
@@ -209,7 +209,7 @@ def judge_pipeline_call(
 ) -> CaseResult:
     """One call of a pipeline: ``host_out`` as it was the moment ``run`` returned."""
     header = frame.header
-    result = _call_result(task.name, params, frame)
+    result = call_result(task.name, params, frame)
     if result.reason:
         return result
     output = frame.arrays.get("output")
