@@ -43,6 +43,11 @@ def nvtx_range(message: str):
     return nvtx.annotate(message, domain="cwb")
 
 
+def bench_frame_type(role: str) -> str:
+    """A timed benchmark's frame type: "bench", or "ceiling_bench" for the library ceiling."""
+    return f"{role}_bench" if role else "bench"
+
+
 def expected_fingerprints(
     expected: list[tuple[np.ndarray, np.ndarray]], tol: Any, weights: np.ndarray
 ) -> dict[str, list[float]]:
@@ -282,16 +287,13 @@ class Harness:
         from grader.timing import StopRule
 
         rule = StopRule.from_dict(self.job.get("stop_rule"))
-        frame_type = f"{role}_bench" if role else "bench"
+        frame_type = bench_frame_type(role)
         label = f"{role} " if role else ""
         for index, bench in enumerate(benchmarks):
             self.progress(index, len(benchmarks), f"timing {label}{task.name} {bench['name']}")
             try:
                 with nvtx_range(f"time {label}{task.entry} {bench['name']}"):
-                    frame = self.time_benchmark(
-                        task, fn, arrays, bench, timer, rule, expected=not role
-                    )
-                    frame["type"] = frame_type
+                    frame = self.time_benchmark(task, fn, arrays, bench, timer, rule, role)
             except BaseException as exc:
                 error = self.failure(exc)
                 header = {"type": frame_type, "task": task.name, "bench": bench["name"]}
@@ -303,7 +305,7 @@ class Harness:
         self.progress(len(benchmarks), len(benchmarks), "")
 
     def time_benchmark(
-        self, task, fn, arrays, bench: dict, timer, rule, expected: bool = True
+        self, task, fn, arrays, bench: dict, timer, rule, role: str = ""
     ) -> dict[str, Any]:
         import cupy
 
@@ -344,7 +346,7 @@ class Harness:
 
         stats = timer.measure(call, rule, prepare=prepare, check=check)
         frame: dict[str, Any] = {
-            "type": "bench",
+            "type": bench_frame_type(role),
             "task": task.name,
             "bench": bench["name"],
             "status": "timed",
@@ -352,7 +354,7 @@ class Harness:
             "fingerprints": fingerprints,
             "guard_violations": guard_violations,
         }
-        if self.job.get("reference") and expected:
+        if self.job.get("reference") and not role:
             # Only the reference's process computes what the fingerprints should be.
             expected = [task.expected(inputs) for inputs in input_sets]
             frame.update(expected_fingerprints(expected, task.effective_tolerance, weights_host))
