@@ -10,7 +10,8 @@ BIN := $(VENV)/bin
 CWB := $(BIN)/cwb
 TORCH_VERSION ?= 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
-LABS := lab0 lab1 lab2
+# The labs come from their registry (labs/__init__.py), read with the system's python3.
+LABS := $(shell $(PYTHON) -m labs names)
 
 # cuda13 where the driver speaks CUDA 13, cuda12 otherwise (and where there is no driver).
 CUDA_EXTRA ?= $(shell nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: \([0-9]*\).*/\1/p' | \
@@ -20,19 +21,15 @@ CUDA_EXTRA := cuda12
 endif
 HAVE_DRIVER := $(shell nvidia-smi >/dev/null 2>&1 && echo yes)
 
-.PHONY: help venv test lint format selftest doctor gpu-check bench clean profile-lab1 profile-lab2 $(LABS)
+.PHONY: help venv test lint format selftest doctor gpu-check bench clean $(LABS)
 
 help:
-	@echo "make lab0       grade labs/lab0_vecadd/student.py -> reports/lab0.html"
-	@echo "make lab1       grade labs/lab1_streams/student.py -> reports/lab1.html"
-	@echo "make profile-lab1  lab 1 under nsys where installed; the CUPTI trace everywhere"
-	@echo "make lab2       grade labs/lab2_matmul/student.py -> reports/lab2.html"
-	@echo "make profile-lab2  your lab 2 kernel under Nsight Compute (DRAM bytes, shared memory)"
-	@echo "make test       the project's tests (GPU tests skip without a GPU)"
-	@echo "make selftest   reference solutions get full marks, known-wrong submissions get 0"
-	@echo "make doctor     what this machine has, and what will and won't work"
-	@echo "make gpu-check  on a GPU: GPU tests, selftest, benchmarks and timer calibration"
-	@echo "make lint       ruff check and format check"
+	@$(PYTHON) -m labs help
+	@echo "make test            the project's tests (GPU tests skip without a GPU)"
+	@echo "make selftest        reference solutions get full marks, known-wrong submissions get 0"
+	@echo "make doctor          what this machine has, and what will and won't work"
+	@echo "make gpu-check       on a GPU: GPU tests, selftest, benchmarks and timer calibration"
+	@echo "make lint            ruff check and format check"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,15 +59,9 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# nsys where it is installed; otherwise the CUPTI trace `cwb run` keeps (Perfetto opens it).
-profile-lab1: venv
-	@if command -v nsys >/dev/null 2>&1; then \
-		nsys profile -t cuda,nvtx -o reports/lab1-nsys --force-overwrite true $(CWB) run lab1; \
-	else echo "nsys is not installed: keeping the CUPTI trace instead"; $(CWB) run lab1; fi
-
-# Nsight Compute on the student's matmul at 4096^3: DRAM bytes, shared-memory throughput.
-profile-lab2: venv
-	$(BIN)/python -m labs.lab2_matmul.profile
+# Each lab's profiler (its spec's `profile`): nsys or the CUPTI trace for lab 1, ncu for lab 2.
+profile-%: venv
+	$(CWB) profile $*
 
 selftest: venv
 	$(CWB) selftest all

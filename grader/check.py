@@ -1,8 +1,8 @@
-"""Correctness: compare what a submission returned with the expected output, in the parent.
+"""Correctness, in the parent: comparing outputs with expected values, and a case's result.
 
-Order of checks, as a student would want them: did it fail to run; is the result a plain device
-array; dtype; shape; did it write outside its output; did it change its inputs; are the values
-right (NaN never passes, and the first few mismatches are shown by index).
+Each kind checks in the order a student would want (did it run; is the result the right kind of
+object; dtype; shape; did it write outside its output; did it change its inputs), then compares
+values here: NaN never passes, and the first few mismatches are shown by index.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.channel import Frame
 from grader.devices import is_poison
-from grader.spec import KernelTask, PipelineTask, Tolerance
+from grader.spec import Tolerance
 
 MAX_SHOWN = 5
 
@@ -121,132 +121,4 @@ def call_result(task_name: str, params: dict[str, Any], frame: Frame) -> CaseRes
         result.reason = error.get("kind", "exception")
         result.message = f"{error.get('type', 'error')}: {error.get('message', '')}".strip()
         result.traceback = error.get("traceback", "")
-    return result
-
-
-def judge_call(
-    task: KernelTask,
-    params: dict[str, Any],
-    inputs: dict[str, Any],
-    frame: Frame,
-    call: int,
-) -> CaseResult:
-    """One call of one case: the frame the child sent against the inputs it was given."""
-    result = call_result(task.name, params, frame)
-    header = frame.header
-    if result.reason:
-        return result
-    returned = header.get("returned", {})
-    output = frame.arrays.get("output")
-    if not header.get("is_device_array") or output is None:
-        result.reason = "type"
-        result.message = (
-            f"{task.entry} returned a {returned.get('type', 'value')}; it must return a "
-            f"{task.array_module} device array (the `out` buffer it was given)"
-        )
-        return result
-    if str(output.dtype) != task.output_dtype:
-        result.reason = "dtype"
-        result.message = f"the result's dtype is {output.dtype}, expected {task.output_dtype}"
-        return result
-    shape = tuple(task.output_shape(params))
-    if tuple(output.shape) != shape:
-        result.reason = "shape"
-        result.message = f"the result's shape is {tuple(output.shape)}, expected {shape}"
-        return result
-    for side in ("guard_before", "guard_after"):
-        guard = frame.arrays.get(side)
-        if guard is None or not is_poison(guard).all():
-            changed = int((~is_poison(guard)).sum()) if guard is not None else -1
-            where = "before the start" if side == "guard_before" else "after the end"
-            result.reason = "out_of_bounds"
-            result.message = (
-                f"the kernel wrote outside `out`: {changed} guard elements {where} of the "
-                "buffer changed. Does every thread check its index against the size?"
-            )
-            return result
-    for name, original in inputs.items():
-        after = frame.arrays.get(f"input.{name}")
-        if isinstance(original, np.ndarray) and (
-            after is None or not np.array_equal(after, original, equal_nan=True)
-        ):
-            changed = int((after != original).sum()) if after is not None else original.size
-            result.reason = "modified_input"
-            result.message = (
-                f"the input `{name}` was modified ({changed} elements changed); "
-                "inputs must be left as they were given"
-            )
-            return result
-    if header.get("aliases"):
-        result.reason = "returned_input"
-        result.message = f"{task.entry} returned its input `{header['aliases'][0]}`"
-        return result
-    expected, scale = task.expected(inputs)
-    comparison = compare(output, expected, scale, task.effective_tolerance)
-    if not comparison.ok:
-        result.reason = comparison.reason
-        result.message = comparison.message
-        result.mismatches = comparison.mismatches
-        if call > 0 and comparison.reason == "wrong_answer":
-            result.reason = "stale"
-            result.message = (
-                "correct on the first call, but wrong on a second call with new values in the "
-                f"same buffers ({comparison.message}): is the result cached between calls?"
-            )
-        result.worst_error_over_tolerance = comparison.worst_error_over_tolerance
-        return result
-    result.passed = True
-    result.worst_error_over_tolerance = comparison.worst_error_over_tolerance
-    return result
-
-
-def judge_pipeline_call(
-    task: PipelineTask,
-    params: dict[str, Any],
-    inputs: dict[str, Any],
-    frame: Frame,
-    call: int,
-) -> CaseResult:
-    """One call of a pipeline: ``host_out`` as it was the moment ``run`` returned."""
-    header = frame.header
-    result = call_result(task.name, params, frame)
-    if result.reason:
-        return result
-    output = frame.arrays.get("output")
-    after = frame.arrays.get("input.x")
-    if after is None or not np.array_equal(after, inputs["x"], equal_nan=True):
-        changed = int((after != inputs["x"]).sum()) if after is not None else inputs["x"].size
-        result.reason = "modified_input"
-        result.message = (
-            f"host_in was changed by run ({changed} elements): the input must be left as it "
-            "was given"
-        )
-        return result
-    expected, scale = task.expected(inputs, params)
-    comparison = compare(output, expected, scale, task.effective_tolerance)
-    result.worst_error_over_tolerance = comparison.worst_error_over_tolerance
-    if comparison.ok:
-        result.passed = True
-        return result
-    result.reason = comparison.reason
-    result.message = comparison.message
-    result.mismatches = comparison.mismatches
-    if header.get("stressed"):
-        result.reason = "race"
-        result.message = (
-            "right with the table built at its usual speed, wrong when prepare_table took "
-            f"{task.stress_ns / 1e6:g} ms longer ({comparison.message}): a kernel read the "
-            "table before prepare_table had finished"
-        )
-    elif call > 0 and comparison.reason == "wrong_answer":
-        result.reason = "stale"
-        result.message = (
-            "correct on the first call, but wrong on a second call with new values in the "
-            f"same pipeline ({comparison.message}): is the result cached between calls?"
-        )
-    elif comparison.reason in ("unwritten", "nan"):
-        result.message += (
-            ": host_out is read the moment run returns. Did run return before the last copy "
-            "out had finished? Synchronise before returning"
-        )
     return result

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import json
 import secrets
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -220,7 +222,7 @@ def selftest(
     """The reference gets full marks; every known-wrong submission gets 0 for its reason."""
     from grader.selftest import run_selftest
 
-    names = list(labs.LABS) if not lab_names or "all" in lab_names else list(lab_names)
+    names = labs.names() if not lab_names or "all" in lab_names else list(lab_names)
     failed = 0
     for name in names:
         lab = _lab(name)
@@ -260,6 +262,31 @@ def selftest(
         console.print(f"[red]{failed} fixture(s) were not graded as expected[/]")
         sys.exit(1)
     console.print("[green]every fixture was graded as expected[/]")
+
+
+@main.command()
+@click.argument("lab_name", metavar="LAB")
+@click.option("--submission", type=click.Path(path_type=Path), help="default: the lab's student.py")
+def profile(lab_name: str, submission: Path | None) -> None:
+    """LAB under its profiler: nsys where installed, else the CUPTI trace (lab 1); Nsight
+    Compute (lab 2)."""
+    lab = _lab(lab_name)
+    if not lab.profile:
+        raise click.ClickException(
+            f"{lab.name} has no profiler step; its report (cwb run {lab.name}) shows the timings"
+        )
+    cmd = [sys.executable, "-m", lab.profile, "--lab", lab.name]
+    if submission:
+        cmd += ["--submission", str(submission)]
+    nsys = shutil.which("nsys") if lab.profile_nsys else None
+    if nsys:
+        report = ROOT / "reports" / f"{lab.name}-nsys"
+        wrap = [nsys, "profile", "-t", "cuda,nvtx", "-o", str(report), "--force-overwrite", "true"]
+        cmd = [*wrap, *cmd]
+        console.print(f"nsys: the timeline goes to {report}.nsys-rep")
+    elif lab.profile_nsys:
+        console.print("nsys is not installed here: keeping the CUPTI trace instead")
+    sys.exit(subprocess.call(cmd, cwd=ROOT))
 
 
 @main.command()

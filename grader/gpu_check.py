@@ -61,7 +61,7 @@ def main() -> None:
         import labs
 
         limits = dict(item.split("=") for item in filter(None, args.selftest_timeout.split(",")))
-        for lab in labs.LABS:
+        for lab in labs.names():
             selftest = ["selftest", lab, "--mode", "gpu", "--out", str(out / "selftest")]
             if lab in limits:
                 selftest += ["--timeout", limits[lab]]

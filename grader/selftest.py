@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import labs
+from grader.kinds import kind_of
 from grader.results import RunResult
 from grader.runner import Grader
 
@@ -199,8 +201,7 @@ def _judge_items(result: RunResult, expectation: Expectation) -> tuple[bool, str
         return False, "expected to lose points, got full marks"
     text = " ".join(line.detail for line in result.rubric)
     for bench in result.benches:
-        text += " ".join(call["message"] for call in bench.blocking_calls)
-        text += " ".join(f["message"] for f in (bench.trace or {}).get("findings", []))
+        text += " " + " ".join(kind_of(labs.get(result.lab).task(bench.task)).notes(bench))
     missing = [word for word in expectation.mentions if word.lower() not in text.lower()]
     if missing:
         return False, f"the report never names {', '.join(missing)}"

@@ -93,19 +93,12 @@ class KernelTask:
     # of="ceiling" scores the student's share of it.
     ceiling: str = ""
     ceiling_name: str = ""  # what the report calls it: "cuBLAS"
+    hints: Mapping[str, str] = field(default_factory=dict)  # failure reason -> this lab's hint
     kind: str = "kernel"
 
     @property
     def effective_tolerance(self) -> Tolerance:
         return self.tolerance or DEFAULT_TOLERANCES[self.output_dtype]
-
-    def how_checked(self) -> str:
-        """How the check phase runs a case, in a sentence the report shows."""
-        return (
-            "Each case runs twice: the second time with new values written into the same "
-            "buffers. Outputs are poisoned with NaN before each call and guarded on both sides; "
-            "inputs must come back unchanged."
-        )
 
     def expected(self, inputs: HostInputs) -> tuple[np.ndarray, np.ndarray]:
         """The float64 expected output and the scale its tolerance is relative to."""
@@ -122,49 +115,49 @@ class KernelTask:
 class PipelineTask:
     """A task where the student writes a whole host-side pipeline, not one kernel (lab 1).
 
-    The submission defines ``setup(**setup_args) -> p`` (untimed: it allocates buffers, streams
-    and events) and ``run(p, gain) -> float`` (timed: it runs the pipeline and returns its own
-    event-measured milliseconds). ``p.host_in`` and ``p.host_out`` are float32 numpy arrays of
-    shape (n,); the harness writes ``x`` into ``host_in`` and NaN into ``host_out`` before every
-    call, and reads ``host_out`` the moment ``run`` returns.
+    The submission defines ``setup_entry(*setup_args) -> p`` (untimed: it allocates buffers,
+    streams and events) and ``entry(p, *scalar_args) -> float`` (timed: it runs the pipeline and
+    returns its own event-measured milliseconds). ``p`` carries two float32 numpy arrays of shape
+    (n,) named by ``buffers`` (input, output); the harness writes the input ``input_name`` into
+    the first and NaN into the second before every call, and reads the second the moment
+    ``entry`` returns.
 
     Correctness runs every case three times in the same pipeline: plain; with new values; and,
-    on a GPU, with new values and the lab's race check switched on (``stress_ns``: the given
-    producer kernel made that much slower), so a missing cross-stream wait shows as a wrong
-    answer. Timing spans all streams (events around the call and a device-wide synchronise),
-    and one more call is traced with CUPTI for the overlap figures.
+    on a GPU, with new values and the lab's race check switched on (``stress_hook`` makes
+    ``stress_subject``, the given producer kernel, ``stress_ns`` slower), so a missing
+    cross-stream wait shows as a wrong answer. Timing spans all streams (events around the call
+    and a device-wide synchronise), and one more call is traced with CUPTI for the overlap
+    figures.
     """
 
     name: str
     title: str
-    make_inputs: Callable[[Params, np.random.Generator], HostInputs]  # {"x": (n,), "gain": f32}
+    make_inputs: Callable[[Params, np.random.Generator], HostInputs]
     reference: Callable[[HostInputs, Params], np.ndarray]  # float64, on the CPU
     tolerance_scale: Callable[[HostInputs, Params], np.ndarray]
     setup_args: tuple[str, ...]  # params passed to setup, in order
     cases: tuple[Case, ...]
     sim_cases: tuple[Case, ...]
     benchmarks: tuple[Benchmark, ...] = ()
+    setup_entry: str = "setup"
+    entry: str = "run"
+    input_name: str = "x"  # the array make_inputs returns that goes into the input buffer
+    scalar_args: tuple[str, ...] = ()  # what make_inputs returns that run takes after p
+    buffers: tuple[str, str] = ("host_in", "host_out")
     baseline: str = "serial.py"  # under the lab's reference folder: what speedups are over
     stress_ns: int = 5_000_000
     stress_hook: str = ""  # "module:function" the child calls with stress_ns (0 to switch off)
+    stress_subject: str = "the producer kernel"  # what the stress hook slows, for messages
     timed_calls: int = 10  # fixed count: every call has its own input set written untimed
     warmup_calls: int = 2
     forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
     kind: str = "pipeline"
     output_dtype: str = "float32"
-    entry: str = "run"
 
     @property
     def effective_tolerance(self) -> Tolerance:
         return Tolerance(rtol=1.0, atol=1e-6)  # the scale already holds the error model
-
-    def how_checked(self) -> str:
-        return (
-            "Each case runs three times in one pipeline: plain, with new values, and (on a GPU) "
-            f"with new values while the given producer kernel is made {self.stress_ns / 1e6:g} "
-            "ms slower, so a missing cross-stream wait shows. The output (NaN before each call) "
-            "is read the moment run returns; the input must come back unchanged."
-        )
 
     def expected(self, inputs: HostInputs, params: Params) -> tuple[np.ndarray, np.ndarray]:
         expected = np.asarray(self.reference(inputs, params), dtype=np.float64)
@@ -196,6 +189,7 @@ class CacheTask:
     max_rows: Callable[[Params], int]  # refuse bigger answers before copying them
     slack: float = 1.10  # full points at up to 10% more misses than the reference
     forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
     benchmarks: tuple[Benchmark, ...] = ()
     kind: str = "cache"
 
@@ -203,15 +197,67 @@ class CacheTask:
     def sim_cases(self) -> tuple[Case, ...]:
         return self.cases  # plain Python on the CPU: the same cases everywhere
 
-    def how_checked(self) -> str:
-        return (
-            "Each case calls your function once; the grader checks that the order visits "
-            "every (i, j, k) exactly once, then replays its loads and stores through the cache "
-            "simulator (in the grader's own process, not yours)."
+
+@dataclass(frozen=True)
+class Question:
+    """One short-answer question: the student's function ``entry``, called with keyword
+    arguments; its answer is compared with the reference function of the same name.
+
+    ``public``: the argument sets the handout shows (``({},)`` for a question without
+    arguments); ``secret(rng)``: one hidden argument set, ``secret_count`` of them drawn per
+    grading from the run's seeds; ``rtol``: 0 compares exactly (bools, integers, strings: a
+    bool must be answered with a bool), above 0 compares real numbers relatively.
+    """
+
+    entry: str
+    public: tuple[Mapping[str, Any], ...] = ({},)
+    secret: Callable[[np.random.Generator], dict[str, Any]] | None = None
+    secret_count: int = 0
+    rtol: float = 0.0
+
+
+@dataclass(frozen=True)
+class AnswersTask:
+    """Short answers graded against a reference model (lab 3 part C, lab 4 parts A and D).
+
+    ``reference`` names the module holding the reference functions; only the grader's own
+    process imports it (students never see reference/). Each question is one case; the
+    ``answers`` rubric item gives its points in proportion to the questions answered right on
+    every argument set.
+    """
+
+    name: str
+    title: str
+    questions: tuple[Question, ...]
+    reference: str  # "reference.lab3_pipeline.solution": functions named like the questions
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    benchmarks: tuple[Benchmark, ...] = ()
+    kind: str = "answers"
+
+    @property
+    def cases(self) -> tuple[Case, ...]:
+        return tuple(
+            Case(q.entry, {"question": index}, seed=1 + index)
+            for index, q in enumerate(self.questions)
         )
 
+    @property
+    def sim_cases(self) -> tuple[Case, ...]:
+        return self.cases  # plain Python: the same cases everywhere
 
-Task = KernelTask | PipelineTask | CacheTask
+    def arguments(self, index: int, seed: int) -> list[dict[str, Any]]:
+        """Every argument set question ``index`` is asked with: the public ones, then the
+        hidden ones drawn from ``seed``."""
+        question = self.questions[index]
+        sets = [dict(args) for args in question.public]
+        if question.secret is not None:
+            rng = np.random.default_rng(seed)
+            sets += [dict(question.secret(rng)) for _ in range(question.secret_count)]
+        return sets
+
+
+Task = KernelTask | PipelineTask | CacheTask | AnswersTask
 
 
 @dataclass(frozen=True)
@@ -237,8 +283,8 @@ class SpeedRule:
 @dataclass(frozen=True)
 class RubricItem:
     task: str
-    # "correctness" or "speed"; pipelines: "speedup", "overlap", "sync", "event_timing";
-    # cache tasks: "misses"
+    # "correctness" for every kind; the others are scored by the task's kind (grader.kinds):
+    # kernels "speed"; pipelines "speedup", "overlap", "sync", "event_timing"; caches "misses"
     kind: str
     points: float
     speed: SpeedRule | None = None
@@ -257,10 +303,19 @@ class Lab:
     # Wall limit for one timing process: it makes several input sets of the largest size and
     # times every benchmark, and it only runs once the submission has passed every check.
     time_timeout_s: float = 300.0
+    # `cwb profile LAB` runs this module with `python -m` (a profiler of the student's work);
+    # nsys wraps it where installed when ``profile_nsys`` is set.
+    profile: str = ""
+    profile_nsys: bool = False
+
+    # Where the lab lives, when not in this repository (a course's own lab, see CWB_LABS):
+    # its folder, and its reference folder.
+    home: Path | None = None
+    reference_home: Path | None = None
 
     @property
     def folder(self) -> Path:
-        return ROOT / "labs" / self.slug
+        return self.home or ROOT / "labs" / self.slug
 
     @property
     def handout(self) -> Path:
@@ -272,7 +327,7 @@ class Lab:
 
     @property
     def reference_folder(self) -> Path:
-        return ROOT / "reference" / self.slug
+        return self.reference_home or ROOT / "reference" / self.slug
 
     @property
     def solution_path(self) -> Path:
@@ -281,14 +336,6 @@ class Lab:
     @property
     def max_points(self) -> float:
         return sum(item.points for item in self.rubric)
-
-    @property
-    def baseline_path(self) -> Path | None:
-        """The module pipeline speedups are measured against, if the lab has one."""
-        for task in self.tasks:
-            if isinstance(task, PipelineTask):
-                return self.reference_folder / task.baseline
-        return None
 
     def task(self, name: str) -> Task:
         for task in self.tasks:

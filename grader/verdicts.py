@@ -1,7 +1,9 @@
 """Every reason a submission can fail, with a title and what to do about it.
 
-The reason codes are stable: the known-wrong fixtures in ``reference/<lab>/wrong/`` name the
-reason they must be failed for (``# expect: out_of_bounds``), and selftest checks it.
+Reasons that only one kind of task produces live in that kind's module and are registered here
+when :mod:`grader.kinds` is imported. The reason codes are stable: the known-wrong fixtures in
+``reference/<lab>/wrong/`` name the reason they must be failed for (``# expect: out_of_bounds``),
+and selftest checks it.
 """
 
 from __future__ import annotations
@@ -95,26 +97,6 @@ REASONS: dict[str, Reason] = {
         "Stale results on a repeated call",
         "Compute the result from the inputs on every call; never cache it.",
     ),
-    "not_ready": Reason(
-        "Read an event before the GPU reached it",
-        "elapsed_time() needs both events to have completed: record the end event after "
-        "everything is issued and call end.synchronize() before reading the time (and before "
-        "returning: the output must have arrived by then).",
-    ),
-    "race": Reason(
-        "Right only when the timing is lucky: a missing cross-stream wait",
-        "Every kernel that reads the table must wait for the event recorded after "
-        "prepare_table on the table's stream: `table_ready.wait(stream)` (cudaStreamWaitEvent) "
-        "before the chunk's kernel. The grader made prepare_table slow and the kernels read "
-        "stale coefficients.",
-    ),
-    "wrong_order": Reason(
-        "The loop order does not compute the whole product",
-        "Return every (i, j, k) with 0 <= i, j, k < n exactly once, as an integer array of shape "
-        "(n**3, 3) (or a list of triples): the message says which triples are missing, repeated "
-        "or out of range. Check the partial blocks at the edges when n is not a multiple of "
-        "the block.",
-    ),
     "modified_input": Reason("Changed its inputs", "Write only to `out`; inputs are read-only."),
     "returned_input": Reason("Returned one of its inputs", "Write into `out` and return it."),
     "spawned_process": Reason(
@@ -132,6 +114,12 @@ REASONS: dict[str, Reason] = {
         "A submission must not write to file descriptors it did not open.",
         zero_all=True,
     ),
+    "protocol": Reason(
+        "Sent the grader results it cannot read",
+        "The grader's process received malformed results from the submission's process: a "
+        "submission must not write to the grader's channel or replace the harness.",
+        zero_all=True,
+    ),
     "timing_output_wrong": Reason(
         "Wrong results while being timed",
         "The outputs produced during timing are checked too: is the work finished before the "
@@ -147,6 +135,14 @@ REASONS: dict[str, Reason] = {
         "Run `cwb doctor` and report the message to your instructor.",
     ),
 }
+
+
+def register(reasons: dict[str, Reason]) -> None:
+    """Add the reasons a kind of task produces (``grader.kinds`` registers every kind's)."""
+    for code, entry in reasons.items():
+        if code in REASONS and REASONS[code] != entry:
+            raise ValueError(f"two different failure reasons are called {code!r}")
+        REASONS[code] = entry
 
 
 def reason(code: str) -> Reason:

@@ -4,15 +4,12 @@ say so, and the known-wrong fixtures that can fail without one fail for their re
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from grader.channel import Frame
-from grader.check import judge_pipeline_call
+from grader.kinds.pipeline import KIND as PIPELINE_KIND
 from grader.runner import Grader, Options
-from grader.selftest import fixtures, judge, read_expectation
 from labs import get
 
 LAB = get("lab1")
@@ -24,24 +21,6 @@ def grader() -> Grader:
     return Grader(LAB, Options(mode="simulator", timeout_s=60))
 
 
-@pytest.mark.parametrize(
-    "path", fixtures(Grader(LAB, Options(mode="simulator"))), ids=lambda p: p.stem
-)
-def test_fixture_is_graded_as_its_header_says(grader: Grader, path: Path) -> None:
-    expectation = read_expectation(path)
-    if expectation.needs_gpu:
-        pytest.skip("this fixture needs a GPU: its fault only shows when streams run at once")
-    result = grader.grade(path, student=path.stem)
-    ok, message = judge(result, expectation)
-    assert ok, f"{message}\n{result.failure}"
-
-
-def test_the_stub_scores_zero_and_every_figure_is_unmeasured(grader: Grader) -> None:
-    result = grader.grade(LAB.student_path, student="you")
-    assert result.points == 0 and result.failure.reason == "not_implemented"
-    assert "labs/lab1_streams/student.py" in result.next_steps[0]
-
-
 def test_the_reference_is_correct_and_nothing_else_is_guessed(grader: Grader) -> None:
     result = grader.grade(LAB.solution_path)
     assert result.points == 40 and result.unmeasured_points == 60
@@ -50,15 +29,15 @@ def test_the_reference_is_correct_and_nothing_else_is_guessed(grader: Grader) ->
 
 
 def test_the_race_check_is_on_only_with_a_gpu() -> None:
-    on_gpu = Grader(LAB, Options(mode="gpu"))._cases(TASK)
-    simulated = Grader(LAB, Options(mode="simulator"))._cases(TASK)
+    on_gpu = Grader(LAB, Options(mode="gpu")).case_jobs(TASK)
+    simulated = Grader(LAB, Options(mode="simulator")).case_jobs(TASK)
     assert all(case["stress"] == [False, False, True] for case in on_gpu)
     assert all(not any(case["stress"]) for case in simulated)
 
 
 def _frame(output: np.ndarray, x: np.ndarray, stressed: bool) -> Frame:
     header = {"type": "case", "case": "c", "status": "returned", "stressed": stressed}
-    return Frame(header, {"output": output, "input.x": x})
+    return Frame(header, {"output": output, "input": x})
 
 
 def test_a_wrong_answer_under_the_slow_table_is_called_a_race() -> None:
@@ -66,12 +45,12 @@ def test_a_wrong_answer_under_the_slow_table_is_called_a_race() -> None:
     inputs = TASK.make_inputs(params, np.random.default_rng(0))
     right = TASK.reference(inputs, params).astype(np.float32)
     stale = right + 0.25
-    assert judge_pipeline_call(TASK, params, inputs, _frame(right, inputs["x"], True), 2).passed
-    raced = judge_pipeline_call(TASK, params, inputs, _frame(stale, inputs["x"], True), 2)
+    assert PIPELINE_KIND.judge_call(TASK, params, 0, _frame(right, inputs["x"], True), 2).passed
+    raced = PIPELINE_KIND.judge_call(TASK, params, 0, _frame(stale, inputs["x"], True), 2)
     assert raced.reason == "race" and "prepare_table" in raced.message
-    cached = judge_pipeline_call(TASK, params, inputs, _frame(stale, inputs["x"], False), 1)
+    cached = PIPELINE_KIND.judge_call(TASK, params, 0, _frame(stale, inputs["x"], False), 1)
     assert cached.reason == "stale"
-    late = judge_pipeline_call(
-        TASK, params, inputs, _frame(np.full(100, np.nan, np.float32), inputs["x"], False), 0
+    late = PIPELINE_KIND.judge_call(
+        TASK, params, 0, _frame(np.full(100, np.nan, np.float32), inputs["x"], False), 0
     )
     assert late.reason == "unwritten" and "Synchronise before returning" in late.message

@@ -5,15 +5,13 @@ loses points."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from grader.cache_judge import known_counts, miss_fraction
 from grader.channel import Frame
+from grader.kinds.cache import KIND as CACHE_KIND
+from grader.kinds.cache import as_order, known_counts, miss_fraction
 from grader.runner import Grader, Options
-from grader.selftest import fixtures, judge, read_expectation
 from labs import get
 
 LAB = get("lab2")
@@ -23,24 +21,6 @@ BLOCKING = LAB.task("blocking")
 @pytest.fixture(scope="module")
 def grader() -> Grader:
     return Grader(LAB, Options(mode="simulator", timeout_s=120))
-
-
-@pytest.mark.parametrize(
-    "path", fixtures(Grader(LAB, Options(mode="simulator"))), ids=lambda p: p.stem
-)
-def test_fixture_is_graded_as_its_header_says(grader: Grader, path: Path) -> None:
-    expectation = read_expectation(path)
-    if expectation.needs_gpu:
-        pytest.skip("this fixture needs a GPU: its race does not show under the simulator")
-    result = grader.grade(path, student=path.stem)
-    ok, message = judge(result, expectation)
-    assert ok, f"{message}\n{result.failure}"
-
-
-def test_the_stub_scores_zero_and_says_what_to_fill_in(grader: Grader) -> None:
-    result = grader.grade(LAB.student_path, student="you")
-    assert result.points == 0 and result.failure.reason == "not_implemented"
-    assert "labs/lab2_matmul/student.py" in result.next_steps[0]
 
 
 def test_the_reference_gets_every_cpu_point_and_no_guessed_speed(grader: Grader) -> None:
@@ -71,36 +51,30 @@ def _frame(order: np.ndarray | None, problem: str = "") -> Frame:
 
 
 def test_the_parent_recounts_misses_so_a_submission_cannot_report_its_own() -> None:
-    from grader.cache_judge import judge_call
-
     case = BLOCKING.cases[0]
     reference_order = BLOCKING.reference(case.params)
-    result = judge_call(BLOCKING, dict(case.params), _frame(reference_order), 0)
+    result = CACHE_KIND.judge_call(BLOCKING, dict(case.params), 0, _frame(reference_order), 0)
     assert result.passed and result.measures["fraction"] == 1.0
     reference, baseline = known_counts(BLOCKING, dict(case.params))
     assert result.measures["misses"] == reference
     # The unblocked order is complete, so it passes, and scores nothing for misses.
     unblocked = BLOCKING.baseline(case.params)
-    result = judge_call(BLOCKING, dict(case.params), _frame(unblocked), 0)
+    result = CACHE_KIND.judge_call(BLOCKING, dict(case.params), 0, _frame(unblocked), 0)
     assert result.passed and result.measures["fraction"] == 0.0
     assert result.measures["misses"] == baseline
 
 
 def test_an_order_with_a_repeat_fails_with_the_triple_named() -> None:
-    from grader.cache_judge import judge_call
-
     case = BLOCKING.cases[0]
     order = BLOCKING.reference(case.params).copy()
     order[5] = order[4]
-    result = judge_call(BLOCKING, dict(case.params), _frame(order), 0)
+    result = CACHE_KIND.judge_call(BLOCKING, dict(case.params), 0, _frame(order), 0)
     assert not result.passed and result.reason == "wrong_order"
     assert "more than once" in result.message and "never run" in result.message
 
 
 def test_the_child_side_reads_at_most_one_row_too_many() -> None:
     import itertools
-
-    from grader.cache_child import as_order
 
     order, problem = as_order(((0, 0, 0) for _ in itertools.count()), max_rows=10)
     assert order is not None and len(order) == 11 and not problem

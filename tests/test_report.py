@@ -101,7 +101,7 @@ def test_without_a_gpu_the_report_says_no_timing_was_made():
 
 
 def test_strip_chart_ticks_are_distinct_even_for_a_narrow_spread():
-    from grader.report.charts import strip_chart
+    from grader.charts import strip_chart
 
     svg = strip_chart([("yours", [124.2, 124.9, 125.6], "#000")], "us", "t")
     ticks = re.findall(r'text-anchor="middle">([^<]+)</text>', svg)
@@ -148,7 +148,7 @@ def test_a_memory_bound_kernel_with_a_flop_count_keeps_its_bandwidth_chart():
 
 
 def test_the_roofline_puts_the_ridge_where_the_roofs_meet():
-    from grader.report.charts import RooflinePoint, roofline_chart
+    from grader.charts import RooflinePoint, roofline_chart
 
     svg = roofline_chart(
         [RooflinePoint("k", 100.0, 5e12, "#000")], 50e12, 4e12, "t", "peak 50 TFLOP/s"

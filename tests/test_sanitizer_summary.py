@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from grader.runner import summarize_sanitizer
+from grader.sanitizer import summarize_sanitizer
 
 # Captured on the lent H200 (2026-11-21): compute-sanitizer memcheck on a numba kernel that
 # writes 4 GB past its array.

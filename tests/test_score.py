@@ -3,8 +3,10 @@ import math
 import pytest
 
 from grader.check import CaseResult
+from grader.kinds.kernel import geometric_mean
+from grader.kinds.timed import FLOOR_FLAG
 from grader.results import BenchResult, Failure
-from grader.score import FLOOR_FLAG, geometric_mean, score
+from grader.score import score
 from grader.spec import SpeedRule
 from labs import get
 

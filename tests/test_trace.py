@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import pipeline_judge, trace
-from grader.report.charts import timeline_chart
+from grader import trace
+from grader.charts import timeline_chart
+from grader.kinds.pipeline import timeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lab1"
 
@@ -77,7 +78,7 @@ def test_pipeline_bound_formula():
 
 def test_timeline_draws_a_lane_per_stream_and_engine():
     s = summary("breadth_first")
-    svg = timeline_chart(pipeline_judge.timeline(s), "breadth-first")
+    svg = timeline_chart(timeline(s), "breadth-first")
     assert svg.startswith("<svg")
     for stream in s.streams:
         assert f">stream {stream}<" in svg

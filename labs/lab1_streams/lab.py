@@ -70,11 +70,21 @@ PIPELINE = PipelineTask(
             seed=101,
         ),
     ),
+    scalar_args=("gain",),
     baseline="serial.py",
     stress_hook="labs.lab1_streams.kernels:set_table_delay",
+    stress_subject="prepare_table",
     forbidden={
         "cupy": "this lab is about numba's streams, events and copies: keep to numba.cuda",
         "torch": "this lab is about numba's streams, events and copies: keep to numba.cuda",
+    },
+    hints={
+        "race": (
+            "Every kernel that reads the table must wait for the event recorded after "
+            "prepare_table on the table's stream: `table_ready.wait(stream)` "
+            "(cudaStreamWaitEvent) before the chunk's kernel. The grader made prepare_table "
+            "slow and the kernels read stale coefficients."
+        ),
     },
 )
 
@@ -118,4 +128,6 @@ LAB = Lab(
     timeout_s=60.0,
     sim_timeout_s=120.0,
     time_timeout_s=300.0,
+    profile="grader.profile_trace",
+    profile_nsys=True,
 )

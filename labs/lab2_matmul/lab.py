@@ -198,4 +198,5 @@ LAB = Lab(
     timeout_s=120.0,
     sim_timeout_s=300.0,
     time_timeout_s=400.0,
+    profile="labs.lab2_matmul.profile",
 )

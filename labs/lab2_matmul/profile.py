@@ -105,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submission", type=Path, default=ROOT / "labs/lab2_matmul/student.py")
     parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--lab", default="lab2", help=argparse.SUPPRESS)  # `cwb profile` passes it
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:

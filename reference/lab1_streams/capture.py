@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.cupti import capture
-from grader.pipeline_run import check_buffers, load_inputs, timed_call
+from grader.kinds.pipeline import check_buffers, load_inputs, timed_call
+from labs.lab1_streams.lab import PIPELINE
 from labs.lab1_streams.maths import error_scale
 
 ROOT = Path(__file__).resolve().parent
@@ -128,12 +129,12 @@ def main() -> None:
             continue
         module = load(name)
         p = module.setup(args.n, args.chunks, args.streams, work)
-        check_buffers(p, args.n)
+        check_buffers(PIPELINE, p, args.n)
         # Correctness of one plain call, then of a call with the table made slow.
         verdicts = {}
         for label, delay in (("plain", 0), ("slow table", 5_000_000)):
             gain = float(rng.uniform(0.5, 1.5))
-            load_inputs(p, x)
+            load_inputs(PIPELINE, p, x)
             kernels.set_table_delay(delay)
             module.run(p, gain)
             got = p.host_out.copy()
@@ -144,10 +145,10 @@ def main() -> None:
             verdicts[label] = float(np.nanmax(ratio)) if np.isfinite(got).all() else float("nan")
         calls = []
         for _ in range(6):
-            load_inputs(p, x)
+            load_inputs(PIPELINE, p, x)
             calls.append(timed_call(module.run, p, 1.0))
         calls = calls[1:]
-        load_inputs(p, x)
+        load_inputs(PIPELINE, p, x)
         t0 = time.perf_counter()
         _, trace = capture(
             functools.partial(module.run, p, 1.0), cuda.synchronize, with_stack=False

@@ -23,9 +23,10 @@ import reference.lab1_streams.breadth_first as bf
 import reference.lab1_streams.solution as sol
 from grader.calllog import CallLog
 from grader.cupti import capture
-from grader.pipeline_run import load_inputs, timed_call
+from grader.kinds.pipeline import load_inputs, timed_call
 from grader.trace import summarize
 from labs.lab1_streams import kernels
+from labs.lab1_streams.lab import PIPELINE
 
 
 def host_us(fn, reps=256, every=16):
@@ -77,7 +78,7 @@ def trial(mod, n, chunks, streams=4, work=256, log=False) -> None:
     """One reference at one chunking: median of 10 timed calls, one trace's span / bound."""
     p = mod.setup(n, chunks, streams, work)
     x = np.random.default_rng(1).standard_normal(n, dtype=np.float32)
-    load_inputs(p, x)
+    load_inputs(PIPELINE, p, x)
     for _ in range(3):
         mod.run(p, 1.0)
     ev = []

@@ -1,0 +1,116 @@
+"""Failure prose: turning what a process did into a failure a student can act on.
+
+One place decides how a process that crashed, hung, flooded its output, left processes behind
+or tampered with the channel reads in the report, and what the headline and the next steps say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from grader import verdicts
+from grader.check import CaseResult
+from grader.results import Failure, RubricLine
+from grader.sandbox import ChildOutcome
+
+
+def failure(
+    code: str,
+    message: str,
+    traceback: str = "",
+    fields: Mapping[str, str] | None = None,
+    hints: Mapping[str, str] | None = None,
+) -> Failure:
+    """A failure for reason ``code``; ``hints`` (a task's) override the generic hint."""
+    r = verdicts.reason(code)
+    hint = (hints or {}).get(code) or verdicts.hint(code, **(fields or {}))
+    return Failure(reason=code, title=r.title, message=message, hint=hint, traceback=traceback)
+
+
+def not_run(task_name: str, case: dict[str, Any], why: str) -> CaseResult:
+    return CaseResult(task_name, case["name"], case["params"], False, "not_run", f"not run: {why}")
+
+
+def outcome_problem(outcome: ChildOutcome) -> str | None:
+    """A process failure as one line (for the reference's and the baseline's runs)."""
+    found = process_failure(outcome, "running")
+    return f"{found.title}: {found.message}" if found else None
+
+
+def process_failure(
+    outcome: ChildOutcome, doing: str, fields: Mapping[str, str] | None = None
+) -> Failure | None:
+    """A failure of the process as a whole (as opposed to a wrong case), if there was one.
+
+    ``fields`` fill the hint's placeholders (the student's file, the lab's name)."""
+    if outcome.channel_error:
+        return failure("channel", outcome.channel_error)
+    if outcome.leftover_pids:
+        pids = ", ".join(map(str, outcome.leftover_pids[:5]))
+        return failure("spawned_process", f"processes left running were killed (pids {pids})")
+    tampered = outcome.first("tampered")
+    if tampered:
+        names = ", ".join(str(n) for n in tampered.header.get("replaced", []))
+        return failure("tampered", f"the submission replaced {names}")
+    fatal = outcome.first("fatal")
+    if fatal:
+        error = fatal.header.get("error", {})
+        code = error.get("kind", "exception")
+        if fatal.header.get("stage") == "harness":
+            code = "infrastructure"
+        return failure(
+            code,
+            f"{error.get('type', '')}: {error.get('message', '')}".strip(": "),
+            traceback=error.get("traceback", ""),
+            fields=fields,
+        )
+    if outcome.timed_out:
+        last = [f for f in outcome.of_type("progress") if f.header.get("text")]
+        where = f" (last progress: {last[-1].header['text']})" if last else ""
+        return failure(
+            "timeout",
+            f"stopped after the {outcome.timeout_s:.0f} s limit while "
+            f"{doing}{where}; the whole process group was killed",
+        )
+    if outcome.output_limited:
+        return failure(
+            "output_limit",
+            f"stopped after printing more than {outcome.output_cap // 1024} KiB (the limit)",
+        )
+    if outcome.first("done") is None:
+        if outcome.signal_name:
+            return failure("crashed", f"the process was killed by {outcome.signal_name}")
+        if outcome.returncode == 0:
+            return failure(
+                "exited",
+                "the process ended before returning its results "
+                "(os._exit() or exit() in the submission?)",
+            )
+        return failure("no_result", f"the process ended with exit code {outcome.returncode}")
+    return None
+
+
+def headline(
+    points: float, max_points: float, unmeasured: float, found: Failure | None, why: str
+) -> str:
+    text = f"{points:g} / {max_points:g} points"
+    if unmeasured:
+        text += f" ({unmeasured:g} not measured: {why})"
+    if found:
+        text += f": {found.title}"
+    return text
+
+
+def next_steps(
+    found: Failure | None, rubric: list[RubricLine], mode: str, simulator_note: str
+) -> list[str]:
+    steps = []
+    if found:
+        steps.append(found.hint)
+    if mode == "simulator":
+        steps.append(simulator_note)
+    for line in rubric:
+        if line.kind == "speed" and line.measured and 0 < line.points < line.max_points:
+            steps.append(f"Speed: {line.detail}. Look at the timing table for where time goes.")
+    return [s for s in steps if s]
