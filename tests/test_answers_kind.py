@@ -49,7 +49,7 @@ def test_right_answers_pass_and_a_wrong_one_names_the_call() -> None:
     sets = TASK.arguments(1, TASK.cases[1].seed)
     right = [(a["i"] // a["stages"]) % 2 for a in sets]
     assert _judge(1, right).passed
-    wrong = right[:1] + [1 - right[1]] + right[2:]
+    wrong = [*right[:1], 1 - right[1], *right[2:]]
     result = _judge(1, wrong)
     assert not result.passed and result.reason == "wrong_answer_value"
     assert "parity(i=5, stages=2) returned" in result.mismatches[0]
@@ -75,7 +75,7 @@ def test_text_answers_ignore_case_and_spaces() -> None:
 
 @pytest.mark.parametrize("value", [object(), {"a": 1}, list(range(100)), [[1, [2]]]])
 def test_what_is_not_an_answer_is_refused_with_a_sentence(value) -> None:
-    with pytest.raises(TypeError, match="answer|longer"):
+    with pytest.raises(TypeError, match=r"answer|longer"):
         plain(value)
 
 
