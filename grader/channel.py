@@ -26,6 +26,10 @@ _PREFIX = struct.Struct("<4s16sI")
 _LENGTH = struct.Struct("<Q")
 MAX_HEADER_BYTES = 1 << 20
 MAX_ARRAY_BYTES = 1 << 32
+DEFAULT_TOTAL_BYTES = 3 << 30  # everything one process may send; more is a flood
+MAX_TEXT = 20_000  # characters of any one string in a header
+MAX_ITEMS = 100_000  # entries of any one list or object in a header
+MAX_DEPTH = 12
 ALLOWED_DTYPE_KINDS = "biufc"  # bool, int, uint, float, complex: never object or void
 
 
@@ -39,6 +43,22 @@ class Frame:
         return str(self.header.get("type", ""))
 
 
+def encode(header: dict[str, Any], arrays: dict[str, np.ndarray] | None, token: bytes) -> bytes:
+    """One frame's bytes: prefix, JSON header (with the arrays' descriptions), raw arrays."""
+    contiguous = {name: np.ascontiguousarray(a) for name, a in (arrays or {}).items()}
+    header = dict(header)
+    header["arrays"] = [
+        {"name": name, "dtype": a.dtype.str, "shape": list(a.shape)}
+        for name, a in contiguous.items()
+    ]
+    encoded = json.dumps(header, allow_nan=True).encode()
+    parts = [_PREFIX.pack(MAGIC, token, len(encoded)), encoded]
+    for a in contiguous.values():
+        parts.append(_LENGTH.pack(a.nbytes))
+        parts.append(a.tobytes())
+    return b"".join(parts)
+
+
 class FrameWriter:
     """Child side: writes frames to an inherited pipe."""
 
@@ -47,40 +67,59 @@ class FrameWriter:
         self._token = token
 
     def send(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
-        arrays = arrays or {}
-        contiguous = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
-        header = dict(header)
-        header["arrays"] = [
-            {"name": name, "dtype": a.dtype.str, "shape": list(a.shape)}
-            for name, a in contiguous.items()
-        ]
-        encoded = json.dumps(header, allow_nan=True).encode()
-        parts = [_PREFIX.pack(MAGIC, self._token, len(encoded)), encoded]
-        for a in contiguous.values():
-            parts.append(_LENGTH.pack(a.nbytes))
-            parts.append(a.tobytes())
-        for part in parts:
-            view = memoryview(part)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+        view = memoryview(encode(header, arrays, self._token))
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
 
 
 class ChannelError(Exception):
     """The bytes on the channel are not frames this run's harness wrote."""
 
 
-class FrameReader:
-    """Parent side: incremental parser. Feed it bytes as they arrive; it returns whole frames."""
+def clean(value: Any, depth: int = 0) -> Any:
+    """A header's JSON value made safe to show and to store: every string valid Unicode (an
+    unpaired surrogate becomes U+FFFD) and at most ``MAX_TEXT`` characters; lists and objects
+    bounded in size and depth. Raises ChannelError for what no harness would send."""
+    if depth > MAX_DEPTH:
+        raise ChannelError("a frame header is nested too deeply")
+    if isinstance(value, str):
+        text = value[:MAX_TEXT]
+        return text.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        if len(value) > MAX_ITEMS:
+            raise ChannelError(f"a frame header holds a list of {len(value)} items")
+        return [clean(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if len(value) > MAX_ITEMS:
+            raise ChannelError(f"a frame header holds an object of {len(value)} keys")
+        return {clean(str(k), depth + 1): clean(v, depth + 1) for k, v in value.items()}
+    return value  # int, float, bool, None
 
-    def __init__(self, token: bytes):
+
+class FrameReader:
+    """Parent side: incremental parser. Feed it bytes as they arrive; it returns whole frames.
+
+    At most ``max_total_bytes`` may arrive in all: a process that floods the channel is stopped
+    with an error rather than filling the grader's memory."""
+
+    def __init__(self, token: bytes, max_total_bytes: int | None = None):
         self._token = token
         self._buffer = bytearray()
         self._need = 0  # bytes the frame at the front needs before it is worth parsing again
+        self._received = 0
+        self._max_total = max_total_bytes or DEFAULT_TOTAL_BYTES
         self.error: str | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
         if self.error:
+            return []
+        self._received += len(data)
+        if self._received > self._max_total:
+            self.error = (
+                f"more than {self._max_total >> 20} MiB of results were sent: the channel's limit"
+            )
+            self._buffer.clear()
             return []
         self._buffer += data
         if len(self._buffer) < self._need:
@@ -117,10 +156,11 @@ class FrameReader:
             return None
         try:
             header = json.loads(bytes(buf[_PREFIX.size : end]))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ChannelError(f"a frame header is not JSON: {exc}") from None
         if not isinstance(header, dict):
             raise ChannelError("a frame header is not a JSON object")
+        header = clean(header)
         specs = header.get("arrays", [])
         if not isinstance(specs, list):
             raise ChannelError("a frame's array list is malformed")

@@ -23,6 +23,7 @@ from typing import Any
 
 from grader import devices, errors
 from grader.annotate import nvtx_range
+from grader.ceilings import copy_bandwidth
 from grader.channel import FrameWriter
 from grader.kinds import kind_of
 from grader.spec import Lab
@@ -80,7 +81,7 @@ class Harness:
             if self.poisoned:
                 break
         if timer is not None and self.job.get("ceilings") and not self.poisoned:
-            self.measure_ceilings(timer)
+            self.send(copy_bandwidth(timer))
         self.send({"type": "done"})
 
     def load_submission(self) -> Any:
@@ -137,37 +138,10 @@ class Harness:
             pass  # no signature to read (a builtin or a compiled dispatcher): call it anyway
         return fn
 
-    def measure_ceilings(self, timer) -> None:
-        """Device-to-device copy bandwidth, counting bytes read plus bytes written."""
-        import cupy
-
-        from grader.timing import StopRule
-
-        free, _total = cupy.cuda.runtime.memGetInfo()
-        nbytes = int(min(1 << 30, free // 8))
-        src = cupy.ones(nbytes, dtype=cupy.uint8)
-        dst = cupy.empty_like(src)
-        kind = cupy.cuda.runtime.memcpyDeviceToDevice
-
-        def copy() -> None:
-            cupy.cuda.runtime.memcpyAsync(dst.data.ptr, src.data.ptr, nbytes, kind, 0)
-
-        with nvtx_range("ceiling: device copy"):
-            stats = timer.measure(copy, StopRule(max_samples=200, time_cap_s=1.0), cold=False)
-        self.send(
-            {
-                "type": "ceiling",
-                "name": "copy_bandwidth",
-                "bytes_per_s": 2 * nbytes / stats.median_s,
-                "bytes": 2 * nbytes,
-                "stats": stats.to_dict(),
-            }
-        )
-
 
 def main() -> None:
     fd = int(sys.argv[1])
-    job = json.loads(sys.stdin.read())
+    job = json.loads(sys.stdin.buffer.readline())
     sys.stdin.close()
     sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
     writer = FrameWriter(fd, bytes.fromhex(job.pop("token")))

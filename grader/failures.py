@@ -46,9 +46,24 @@ def process_failure(
     ``fields`` fill the hint's placeholders (the student's file, the lab's name)."""
     if outcome.channel_error:
         return failure("channel", outcome.channel_error)
-    if outcome.leftover_pids:
-        pids = ", ".join(map(str, outcome.leftover_pids[:5]))
-        return failure("spawned_process", f"processes left running were killed (pids {pids})")
+    if outcome.limit_hit == "processes":
+        return failure(
+            "process_limit",
+            f"more than {outcome.limits.processes} processes were running at once; the whole "
+            "process tree was killed",
+        )
+    if outcome.limit_hit == "memory":
+        return failure(
+            "memory_limit",
+            f"the process tree held more than {outcome.limits.memory_bytes / 2**30:.1f} GiB of "
+            f"host memory while {doing}; it was killed",
+        )
+    if outcome.leftover_pids or outcome.spawned:
+        shown = outcome.spawned[:3] or [f"pid {p}" for p in outcome.leftover_pids[:5]]
+        return failure(
+            "spawned_process",
+            "the submission started processes, which were killed: " + "; ".join(shown),
+        )
     tampered = outcome.first("tampered")
     if tampered:
         names = ", ".join(str(n) for n in tampered.header.get("replaced", []))

@@ -51,19 +51,23 @@ def judge_check(
                     break
             assert result is not None
             results.append(result)
-    if failure is None:
-        first = next((r for r in results if not r.passed and r.reason != "not_run"), None)
-        if first is not None:
-            failure = failures.failure(
-                first.reason or "wrong_answer",
-                f"{first.case}: {first.message}",
-                traceback=first.traceback,
-                fields=fields,
-                hints=lab.task(first.task).hints,
-            )
-        elif any(r.reason == "not_run" for r in results):
-            failure = failures.failure("no_result", "the run stopped before every case had run")
-    return results, failure
+    return results, failure or first_failure(lab, results, fields)
+
+
+def first_failure(lab: Lab, results: list[CaseResult], fields: Mapping[str, str]) -> Failure | None:
+    """The submission's failure: its first failing case's, or a run that stopped early."""
+    first = next((r for r in results if not r.passed and r.reason != "not_run"), None)
+    if first is not None:
+        return failures.failure(
+            first.reason or "wrong_answer",
+            f"{first.case}: {first.message}",
+            traceback=first.traceback,
+            fields=fields,
+            hints=lab.task(first.task).hints,
+        )
+    if any(r.reason == "not_run" for r in results):
+        return failures.failure("no_result", "the run stopped before every case had run")
+    return None
 
 
 def judge_time(

@@ -21,23 +21,25 @@ from grader.spec import Lab
 from grader.timing import StopRule
 
 RunPhase = Callable[[dict[str, Any], str], ChildOutcome]  # (job, label) -> outcome
+# (submission, task names, label, reference=...) -> (outcome, refused recordings)
+TimePhase = Callable[..., tuple[ChildOutcome, list[Any]]]
 
 
 def time_reference(
-    lab: Lab, run: RunPhase, mode: str, secret: str | None, stop_rule: StopRule
+    lab: Lab,
+    time_phase: TimePhase,
+    run: RunPhase,
+    mode: str,
+    secret: str | None,
+    stop_rule: StopRule,
 ) -> ReferenceRun:
-    job = phase_job(
-        lab,
-        lab.solution_path,
-        "time",
-        mode,
-        secret,
-        stop_rule=stop_rule,
-        reference=True,
-        ceilings=True,
+    names = [task.name for task in lab.tasks if task.benchmarks]
+    outcome, refused = time_phase(
+        lab.solution_path, names, "the reference solution", reference=True
     )
-    outcome = run(job, "timing the reference solution")
     reference = ReferenceRun(error=failures.outcome_problem(outcome))
+    if refused:
+        reference.error = reference.error or f"the reference's recording: {refused[0].message}"
     for frame in outcome.of_type("bench"):
         h = frame.header
         if h.get("status") != "timed":

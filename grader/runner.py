@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader import failures, judge, policy, sanitizer, score, verdicts
+from grader import failures, judge, policy, replaying, sanitizer, score, verdicts
 from grader.check import CaseResult
 from grader.jobs import case_jobs, phase_job
 from grader.kinds import kind_of
@@ -24,8 +24,16 @@ from grader.kinds.base import ReferenceRun
 from grader.probe import NO_DEVICE, gpu_available, resolve_mode
 from grader.reference_timing import time_reference
 from grader.results import BenchResult, Failure, PhaseLog, RunResult
-from grader.sandbox import DEFAULT_OUTPUT_CAP, ChildOutcome, run_child
-from grader.spec import Lab
+from grader.sandbox import (
+    DEFAULT_OUTPUT_CAP,
+    ChildOutcome,
+    Limits,
+    Sandbox,
+    bubblewrap,
+    run_child,
+    why_no_sandbox,
+)
+from grader.spec import ROOT, Lab
 from grader.timing import StopRule
 
 __all__ = ["NO_DEVICE", "Grader", "Options", "gpu_available", "resolve_mode"]
@@ -59,6 +67,27 @@ class Options:
     sanitize: bool = True  # re-run a CUDA error under compute-sanitizer to name the kernel
     output_cap: int = DEFAULT_OUTPUT_CAP
     trace_dir: Path | None = None  # pipelines: write each traced call here (Perfetto opens it)
+    # "auto": bubblewrap where it works, process isolation alone (with a notice) elsewhere;
+    # "require": refuse to grade without it (`cwb grade`); "off": process isolation alone.
+    sandbox: str = "auto"
+    hide: list[Path] = field(default_factory=list)  # more folders the sandbox shows empty
+
+
+class SandboxUnavailable(RuntimeError):
+    """Grading was asked to require a sandbox that this machine cannot provide."""
+
+
+def resolve_sandbox(choice: str) -> tuple[str | None, str]:
+    """(bwrap path or None, a sentence saying how submissions are contained)."""
+    if choice not in ("auto", "require", "off"):
+        raise ValueError(f"sandbox must be auto, require or off, not {choice!r}")
+    found = bubblewrap() if choice != "off" else None
+    if found:
+        return found, "bubblewrap: own uid, pid and network namespaces, read-only files"
+    if choice == "require":
+        raise SandboxUnavailable(why_no_sandbox())
+    why = "turned off" if choice == "off" else why_no_sandbox()
+    return None, f"none ({why}): each submission runs in its own process group only"
 
 
 class Grader:
@@ -67,6 +96,7 @@ class Grader:
         self.options = options or Options()
         self.progress = progress or QuietProgress()
         self.mode = resolve_mode(self.options.mode)
+        self.bwrap, self.containment = resolve_sandbox(self.options.sandbox)
         self._reference: ReferenceRun | None = None
         self.device: dict[str, Any] = {}
 
@@ -111,12 +141,24 @@ class Grader:
                 self.device = dict(frame.header.get("device", {}))
 
         extra_env = {"NUMBA_ENABLE_CUDASIM": "1"} if self.mode == "simulator" else {}
+        submission = Path(job.get("submission", ROOT))
+        # The grader's own fixtures import the reference solutions, and its worker times the
+        # library ceilings they hold; a student's process never sees them.
+        worker = kwargs.get("module") == "grader.worker"
+        sandbox = Sandbox(
+            bwrap=self.bwrap,
+            hide=list(self.options.hide),
+            show_reference=worker or submission.is_relative_to(ROOT / "reference"),
+        )
         return run_child(
             job,
             timeout_s=kwargs.pop("timeout_s", self.timeout_s),
             output_cap=self.options.output_cap,
             extra_env=extra_env,
             on_frame=on_frame,
+            sandbox=sandbox,
+            limits=Limits(memory_bytes=int(self.lab.host_memory_gib * 2**30)),
+            visible=[submission.parent],
             **kwargs,
         )
 
@@ -125,12 +167,65 @@ class Grader:
         if self._reference is None:
             self._reference = time_reference(
                 self.lab,
+                self._time_phase,
                 lambda job, label: self._run(job, label, timeout_s=self.time_timeout_s),
                 self.mode,
                 self.options.secret,
                 self.options.stop_rule,
             )
         return self._reference
+
+    def _time_phase(
+        self,
+        submission: Path,
+        only: list[str],
+        label: str,
+        reference: bool = False,
+        logs: list[PhaseLog] | None = None,
+    ) -> tuple[ChildOutcome, list[CaseResult]]:
+        """Time ``only`` (task names): in the submission's process for kinds that time there;
+        recorded there and replayed and timed in the grader's worker for kinds that replay.
+        Returns the outcome to judge, and a failed case for each recording refused."""
+        replayed = replaying.replaying_tasks(self.lab, only)
+        job = self._job(
+            submission, "time", only=only, reference=reference, ceilings=reference and not replayed
+        )
+        label_child = f"recording {label}" if replayed else f"timing {label}"
+        outcome = self._run(job, label_child, timeout_s=self.time_timeout_s)
+        if logs is not None:
+            logs.append(_log("time", outcome))
+        if not replayed or failures.process_failure(outcome, "timing") is not None:
+            return outcome, []
+        job, payload, refused = replaying.time_request(
+            self.lab, outcome, replayed, self.options.secret, reference
+        )
+        job["stop_rule"] = self.options.stop_rule.__dict__
+        worker = self._run(
+            job,
+            f"timing {label} (replayed by the grader)",
+            timeout_s=self.time_timeout_s,
+            module="grader.worker",
+            stdin_payload=payload,
+        )
+        if logs is not None:
+            logs.append(_log("time (replayed)", worker))
+        return replaying.merged(outcome, worker), refused
+
+    def _verify(self, outcome: ChildOutcome, cases: list[CaseResult], logs: list[PhaseLog]):
+        """Re-run the recorded calls of every passing case in the grader's worker (GPU)."""
+        if self.mode != "gpu" or not replaying.replaying_tasks(self.lab):
+            return
+        job, payload, seeds = replaying.verify_request(
+            self.lab, outcome, cases, self.mode, self.options.secret
+        )
+        if not seeds:
+            return
+        worker = self._run(
+            job, "re-running your kernels alone", module="grader.worker", stdin_payload=payload
+        )
+        logs.append(_log("check (replayed)", worker))
+        problem = failures.outcome_problem(worker)
+        replaying.judge_verify(self.lab, cases, worker, seeds, problem)
 
     # -- one submission -----------------------------------------------------------------------
 
@@ -148,6 +243,9 @@ class Grader:
             cases, failure = judge.judge_check(
                 self.lab, outcome, self.mode, self.options.secret, self._student_fields()
             )
+            if failure is None or not verdicts.reason(failure.reason).zero_all:
+                self._verify(outcome, cases, logs)
+                failure = failure or judge.first_failure(self.lab, cases, self._student_fields())
             if failure and failure.reason == "cuda_error":
                 failure.diagnostics = self._sanitize(submission, cases)
         else:
@@ -203,6 +301,8 @@ class Grader:
                 "timeout_s": self.timeout_s,
                 "time_timeout_s": self.time_timeout_s,
                 "output_cap_bytes": self.options.output_cap,
+                "host_memory_gib": self.lab.host_memory_gib,
+                "sandbox": self.containment,
             },
             graded=graded,
         )
@@ -216,16 +316,14 @@ class Grader:
         cases: list[CaseResult],
     ) -> tuple[list[BenchResult], Failure | None]:
         """The time phase: the submission timed, each benchmark judged by its task's kind."""
-        outcome = self._run(
-            self._job(submission, "time", only=timeable),
-            "timing your kernel",
-            timeout_s=self.time_timeout_s,
-        )
-        logs.append(_log("time", outcome))
+        outcome, refused = self._time_phase(submission, timeable, "your work", logs=logs)
         benches, failure, extra_cases, frames = judge.judge_time(
             self.lab, outcome, reference, timeable
         )
+        extra_cases = refused + extra_cases
         cases.extend(extra_cases)
+        if failure is None and refused:
+            failure = judge.first_failure(self.lab, refused, self._student_fields())
         for bench in benches:
             frame = frames.get((bench.task, bench.bench))
             if bench.status == "timed" and frame is not None:

@@ -1,14 +1,24 @@
-"""One fresh process per submission: its own process group, a wall-clock limit, capped output.
+"""One fresh process per phase of a submission, inside an OS sandbox where one is available.
 
-The child runs ``python -m grader.child`` in a new session (so in its own process group) and in
-an empty temporary working directory. On timeout, on too much output, and in any case once it
-has finished, the whole group gets SIGKILL: a Python timeout cannot interrupt a thread stuck in
-``cudaDeviceSynchronize``, and compute GPUs have no watchdog. On Linux the grader also makes
-itself a child subreaper, so a grandchild that escaped with ``setsid()`` is re-parented to the
-grader when the child dies, and is found and killed too.
+**With bubblewrap** (``bwrap``, as Flatpak uses; `cwb doctor` says whether it works here) the
+process runs with its own unprivileged uid (65534), its own pid namespace (it cannot see or
+signal the grader, and everything in it dies with it), its own IPC and UTS namespaces, no
+network but loopback, and a read-only view of the machine: the only writable places are a
+private scratch directory (its working directory, HOME, TMPDIR and every compiler cache) and a
+private /tmp and /dev/shm. The environment is rebuilt from an allow-list, so no secret or grader
+internal leaks in. The reference solutions, the reports, and whatever else the caller names
+(other students' folders, the batch's output) are hidden behind empty directories. The parent
+polls the process tree and ends it, with a verdict, when it holds more than its share of host
+memory or starts more than its share of processes.
 
-Isolation here is of processes, not of the file system: grade untrusted submissions inside a
-container or VM with only the submission and an output folder mounted.
+**Without it** (a student's own laptop, ``--no-sandbox``) the process still runs in its own
+session and process group with a scrubbed environment, and the grader makes itself a child
+subreaper so that a grandchild that escaped with ``setsid()`` is found and killed. That is
+isolation of processes, not of files: ``cwb grade`` refuses to run that way unless told to.
+
+Either way: on a timeout, an output flood or a limit, and in any case at the end, the whole
+group gets SIGKILL (a Python timeout cannot interrupt a thread stuck in
+``cudaDeviceSynchronize``, and compute GPUs have no watchdog).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import json
 import os
 import secrets
@@ -28,6 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from grader.channel import TOKEN_BYTES, Frame, FrameReader
@@ -35,7 +47,74 @@ from grader.spec import ROOT
 
 DEFAULT_OUTPUT_CAP = 1 << 20  # bytes of stdout + stderr before the child is stopped
 KEEP_BYTES = 16 << 10  # of each stream, the head and the tail are kept for the report
+DEFAULT_MEMORY_LIMIT = 8 << 30  # host memory (resident) of the whole process tree
+DEFAULT_PROCESS_LIMIT = 64  # processes in the tree (threads are not counted)
+POLL_S = 0.2  # how often the tree is measured
+SANDBOX_UID = 65534
 _PR_SET_CHILD_SUBREAPER = 36
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+# Passed through from the grader's environment when set; everything else is rebuilt.
+PASSED_ENV = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_HOME",
+    "CUDA_PATH",
+    "LD_LIBRARY_PATH",
+    "CWB_LABS",
+    "NUMBA_ENABLE_CUDASIM",
+    "NCCL_NVLS_ENABLE",
+    "NCCL_DEBUG",
+)
+
+
+@dataclass
+class Limits:
+    """What one process tree may use: resident host memory and processes."""
+
+    memory_bytes: int = DEFAULT_MEMORY_LIMIT
+    processes: int = DEFAULT_PROCESS_LIMIT
+
+
+@dataclass
+class Sandbox:
+    """How grading processes are contained; ``bwrap=None`` means process isolation only."""
+
+    bwrap: str | None
+    hide: list[Path] = field(default_factory=list)  # shown as empty directories
+    show_reference: bool = False  # the grader's own fixtures import the reference solutions
+
+    @property
+    def enabled(self) -> bool:
+        return self.bwrap is not None
+
+
+@functools.cache
+def bubblewrap() -> str | None:
+    """The path of a ``bwrap`` that works on this machine, or None (asked once per process)."""
+    found = shutil.which("bwrap")
+    if found is None:
+        return None
+    try:
+        out = subprocess.run(
+            [found, *_namespaces(), "--ro-bind", "/", "/", "--", "/bin/true"],
+            capture_output=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found if out.returncode == 0 else None
+
+
+def why_no_sandbox() -> str:
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    return (
+        "bwrap is installed but cannot make namespaces here (unprivileged user namespaces off, "
+        "or a container without them)"
+    )
 
 
 @dataclass
@@ -78,15 +157,25 @@ class ChildOutcome:
     channel_error: str | None
     leftover_pids: list[int]
     wall_s: float
+    limit_hit: str | None = None  # "memory" or "processes": the tree was ended for it
+    spawned: list[str] = field(default_factory=list)  # processes the submission started
+    limits: Limits = field(default_factory=Limits)
+    sandboxed: bool = False
 
     @property
     def signal_name(self) -> str | None:
+        """The signal that ended the process, if one did (bwrap reports it as 128 + signal)."""
+        number = None
         if self.returncode is not None and self.returncode < 0:
-            try:
-                return signal.Signals(-self.returncode).name
-            except ValueError:
-                return f"signal {-self.returncode}"
-        return None
+            number = -self.returncode
+        elif self.sandboxed and self.returncode is not None and 128 < self.returncode < 128 + 65:
+            number = self.returncode - 128
+        if number is None:
+            return None
+        try:
+            return signal.Signals(number).name
+        except ValueError:
+            return f"signal {number}"
 
     def first(self, frame_type: str) -> Frame | None:
         return next((f for f in self.frames if f.type == frame_type), None)
@@ -95,16 +184,96 @@ class ChildOutcome:
         return [f for f in self.frames if f.type == frame_type]
 
 
-def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The parent's environment without grading secrets, with the repository importable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CWB_SECRET")}
-    paths = [str(ROOT), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
+def _python_paths() -> list[str]:
+    """Where this Python finds its modules: the child must find the same ones."""
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return [str(ROOT), *extra]
+
+
+def child_environment(scratch: Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The child's whole environment, rebuilt: an allow-list of the grader's, its own HOME,
+    TMPDIR and compiler caches in ``scratch``, and nothing secret."""
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    for key, value in os.environ.items():
+        if key.startswith("NCCL_") and not key.startswith("CWB_SECRET"):
+            env.setdefault(key, value)
+    env["PYTHONPATH"] = os.pathsep.join(_python_paths())
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONNOUSERSITE"] = "1"
     env["NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS"] = "0"
+    if scratch is not None:
+        cache = scratch / "cache"
+        env.update(
+            HOME=str(scratch / "home"),
+            TMPDIR=str(scratch / "tmp"),
+            XDG_CACHE_HOME=str(cache),
+            NUMBA_CACHE_DIR=str(cache / "numba"),
+            CUPY_CACHE_DIR=str(cache / "cupy"),
+            TRITON_CACHE_DIR=str(cache / "triton"),
+            TORCHINDUCTOR_CACHE_DIR=str(cache / "inductor"),
+            MPLCONFIGDIR=str(cache / "matplotlib"),
+        )
     env.update(extra or {})
-    return env
+    return {k: v for k, v in env.items() if not k.startswith("CWB_SECRET")}
+
+
+def _namespaces() -> list[str]:
+    return [
+        "--unshare-user",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-net",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--new-session",
+    ]
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def bwrap_command(
+    sandbox: Sandbox, scratch: Path, env: dict[str, str], visible: Sequence[Path]
+) -> list[str]:
+    """The bwrap arguments for one process: read-only root, private /tmp and /dev/shm, the
+    scratch directory writable, the hidden folders empty, ``visible`` shown again inside them.
+    """
+    assert sandbox.bwrap is not None
+    args = [sandbox.bwrap, *_namespaces(), "--ro-bind", "/", "/"]
+    args += ["--dev-bind", "/dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm"]
+    args += ["--tmpfs", "/tmp"]
+    hidden = list(sandbox.hide)
+    if not sandbox.show_reference:
+        hidden.append(ROOT / "reference")
+    hidden.append(ROOT / "reports")
+    for folder in hidden:
+        if folder.is_dir():
+            args += ["--tmpfs", str(folder)]
+    # What the process needs that a private /tmp or a hidden folder would cover: this Python
+    # and its packages, the project, the submission itself.
+    needed = [Path(sys.prefix), Path(sys.base_prefix), ROOT, *map(Path, _python_paths())]
+    needed += [Path(p) for p in sys.path if p]
+    needed += list(visible)
+    covered = [Path("/tmp"), *hidden]
+    shown: list[Path] = []
+    for path in needed:
+        path = path.resolve() if path.exists() else path
+        if not path.exists() or any(_under(path, s) for s in shown):
+            continue
+        if any(_under(path, c) for c in covered):
+            shown.append(path)
+            args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return [*args, "--"]
 
 
 def _become_subreaper() -> bool:
@@ -117,8 +286,10 @@ def _become_subreaper() -> bool:
         return False
 
 
-def _children_of(pid: int) -> set[int]:
-    found = set()
+def _parents() -> dict[int, int]:
+    """pid -> parent pid, for every live process this machine shows (zombies left out: a
+    library's finished helper, not yet reaped, is not running)."""
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -129,9 +300,37 @@ def _children_of(pid: int) -> set[int]:
             continue
         # The command name is in parentheses and may itself hold spaces or parentheses.
         fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.add(int(entry))
+        if len(fields) > 1 and fields[0] != b"Z":
+            found[int(entry)] = int(fields[1])
     return found
+
+
+def _children_of(pid: int) -> set[int]:
+    return {child for child, parent in _parents().items() if parent == pid}
+
+
+def tree(root: int) -> set[int]:
+    """``root`` and every process below it."""
+    parents = _parents()
+    found, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found & (set(parents) | {root})
+
+
+def resident_bytes(pids: set[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def _kill_leftovers(before: set[int]) -> list[int]:
@@ -165,6 +364,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _make_scratch() -> Path:
+    scratch = Path(tempfile.mkdtemp(prefix="cwb-child-"))
+    for sub in ("home", "tmp", "cache"):
+        (scratch / sub).mkdir()
+    # Only this process's sandbox can reach it: its uid maps to the grader's, and every other
+    # sandbox has a private /tmp that hides it.
+    return scratch
+
+
 def run_child(
     job: dict[str, Any],
     *,
@@ -173,37 +381,71 @@ def run_child(
     extra_env: dict[str, str] | None = None,
     wrapper: Sequence[str] = (),
     on_frame: Callable[[Frame], None] | None = None,
+    sandbox: Sandbox | None = None,
+    limits: Limits | None = None,
+    module: str = "grader.child",
+    visible: Sequence[Path] = (),
+    channel_cap: int | None = None,
+    stdin_payload: bytes = b"",
+    allow_processes: bool = False,
 ) -> ChildOutcome:
-    """Run one phase of one submission in a fresh process and collect what it sent back."""
-    subreaper = _become_subreaper()
+    """Run one phase in a fresh process (``python -m module FD``) and collect its frames.
+
+    The job goes to the process's stdin as one JSON line (with the channel's token), followed
+    by ``stdin_payload`` (frames, for a worker that replays recordings). ``visible``: paths the
+    process must read that a hidden folder would cover (the submission's own folder).
+    """
+    limits = limits or Limits()
+    sandbox = sandbox or Sandbox(bwrap=None)
+    # Without a pid namespace, a grandchild that escaped with setsid() is re-parented to the
+    # grader, found and killed; with one, everything dies with the namespace (and bwrap's own
+    # helper, re-parented for a moment as it exits, is no leftover of the submission's).
+    subreaper = not sandbox.enabled and _become_subreaper()
     token = secrets.token_bytes(TOKEN_BYTES)
-    reader = FrameReader(token)
+    reader = FrameReader(token, max_total_bytes=channel_cap)
     read_fd, write_fd = os.pipe()
     _widen_pipe(write_fd)
-    workdir = tempfile.mkdtemp(prefix="cwb-child-")
+    scratch = _make_scratch()
+    env = child_environment(scratch, extra_env)
     before = _children_of(os.getpid()) if subreaper else set()
     started = time.monotonic()
-    cmd = [*wrapper, sys.executable, "-B", "-m", "grader.child", str(write_fd)]
+    python = [sys.executable, "-B", "-m", module, str(write_fd)]
+    prefix = bwrap_command(sandbox, scratch, env, visible) if sandbox.enabled else []
     try:
         proc = subprocess.Popen(
-            cmd,
+            [*prefix, *wrapper, *python],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             pass_fds=(write_fd,),
             start_new_session=True,
-            cwd=workdir,
-            env=child_environment(extra_env),
+            cwd=scratch,
+            env=env,
         )
     finally:
         os.close(write_fd)
     frames: list[Frame] = []
     streams = {"stdout": StreamCapture(), "stderr": StreamCapture()}
     timed_out = output_limited = False
+    limit_hit: str | None = None
+    # The processes that are the harness itself: bwrap's two and Python (and a wrapper's).
+    harness = (2 if sandbox.enabled else 0) + 1 + (1 if wrapper else 0)
+    spawned: dict[int, str] = {}
+
+    def measure(at_end: bool = False) -> str | None:
+        """Limits on every poll; at the end (the harness said done), any process beyond the
+        harness's own was left running by the submission (libraries start short-lived ones,
+        such as ldconfig, which are gone by then)."""
+        count = harness if at_end and not allow_processes else None
+        found, hit = _measure(proc.pid, limits, count)
+        spawned.update(found)
+        return hit
+
     try:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         with contextlib.suppress(BrokenPipeError):
-            proc.stdin.write(json.dumps({**job, "token": token.hex()}).encode())
+            proc.stdin.write(json.dumps({**job, "token": token.hex()}).encode() + b"\n")
+            proc.stdin.write(stdin_payload)
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.close()
         selector = selectors.DefaultSelector()
@@ -212,6 +454,7 @@ def run_child(
         selector.register(read_fd, selectors.EVENT_READ, "channel")
         deadline = started + timeout_s
         exited_at: float | None = None
+        next_poll = started
         while selector.get_map():
             now = time.monotonic()
             if now >= deadline:
@@ -222,7 +465,12 @@ def run_child(
             # A grandchild holding the pipes open must not keep the grader waiting.
             if exited_at is not None and now - exited_at > 1.0:
                 break
-            for key, _ in selector.select(timeout=min(0.25, deadline - now)):
+            if now >= next_poll and exited_at is None:
+                next_poll = now + POLL_S
+                limit_hit = measure()
+                if limit_hit:
+                    break
+            for key, _ in selector.select(timeout=min(POLL_S, deadline - now)):
                 fd = key.fd if key.data == "channel" else key.fileobj.fileno()
                 data = os.read(fd, 1 << 20)
                 if not data:
@@ -231,15 +479,21 @@ def run_child(
                 if key.data == "channel":
                     for frame in reader.feed(data):
                         frames.append(frame)
+                        if frame.type == "done" and proc.poll() is None:
+                            limit_hit = limit_hit or measure(at_end=True)
                         if on_frame:
                             on_frame(frame)
+                    if reader.error:
+                        break  # forged or flooding: stop reading, end the process
                 else:
                     streams[key.data].add(data)
+            if reader.error:
+                break
             if streams["stdout"].total + streams["stderr"].total > output_cap:
                 output_limited = True
                 break
         selector.close()
-        if timed_out or output_limited:
+        if timed_out or output_limited or limit_hit or reader.error:
             _kill_group(proc)
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -257,7 +511,7 @@ def run_child(
                 pipe.close()
         os.close(read_fd)
         leftovers = _kill_leftovers(before) if subreaper else []
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return ChildOutcome(
         frames=frames,
         returncode=proc.returncode,
@@ -271,4 +525,35 @@ def run_child(
         channel_error=reader.error,
         leftover_pids=leftovers,
         wall_s=time.monotonic() - started,
+        limit_hit=limit_hit,
+        limits=limits,
+        sandboxed=sandbox.enabled,
+        spawned=[f"pid {pid}: {what}" for pid, what in sorted(spawned.items())],
     )
+
+
+def _command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+    except OSError:
+        return "?"
+
+
+def _measure(root: int, limits: Limits, harness: int | None) -> tuple[dict[int, str], str | None]:
+    """The processes beyond the harness's own (``harness`` of them, the oldest; None: any
+    number is the harness's), and "memory" or "processes" when the tree is over its limits."""
+    if not os.path.isdir("/proc"):
+        return {}, None
+    pids = tree(root)
+    extra: dict[int, str] = {}
+    if harness is not None and len(pids) > harness:
+        extra = {pid: _command_line(pid) for pid in sorted(pids)[harness:]}
+        # A process with no command line is on its way out (a library's helper that just
+        # finished): not one left running.
+        extra = {pid: line for pid, line in extra.items() if line and line != "?"}
+    if len(pids) > limits.processes:
+        return extra, "processes"
+    if resident_bytes(pids) > limits.memory_bytes:
+        return extra, "memory"
+    return extra, None

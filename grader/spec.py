@@ -303,6 +303,7 @@ class Lab:
     # Wall limit for one timing process: it makes several input sets of the largest size and
     # times every benchmark, and it only runs once the submission has passed every check.
     time_timeout_s: float = 300.0
+    host_memory_gib: float = 8.0  # resident host memory one grading process tree may hold
     # `cwb profile LAB` runs this module with `python -m` (a profiler of the student's work);
     # nsys wraps it where installed when ``profile_nsys`` is set.
     profile: str = ""

@@ -99,6 +99,16 @@ REASONS: dict[str, Reason] = {
     ),
     "modified_input": Reason("Changed its inputs", "Write only to `out`; inputs are read-only."),
     "returned_input": Reason("Returned one of its inputs", "Write into `out` and return it."),
+    "memory_limit": Reason(
+        "Used more host memory than the limit",
+        "The process tree held more host memory than a submission may: keep only the arrays "
+        "the task needs on the host, and free what you no longer use.",
+    ),
+    "process_limit": Reason(
+        "Started too many processes",
+        "Submissions may not start processes; the grader ended the whole process tree.",
+        zero_all=True,
+    ),
     "spawned_process": Reason(
         "Started other processes",
         "Submissions may not start processes; the grader killed them.",

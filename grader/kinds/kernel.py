@@ -12,9 +12,11 @@ reference and the copy-bandwidth floor; scores speed as a speedup or as a share 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,8 @@ from grader.kinds.base import (
     Scored,
     bench_frame_type,
 )
+from grader.record import Recorder
+from grader.replay import Replay, ReplayedFunction
 from grader.results import BenchResult
 from grader.spec import Benchmark, KernelTask
 from grader.timing import TimingStats
@@ -49,6 +53,32 @@ from grader.timing import TimingStats
 
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+@dataclass
+class ChildState:
+    """The child's per-task state: the array library and the recorder of GPU operations."""
+
+    arrays: devices.Arrays
+    recorder: Recorder
+    sent_modules: set[str] = field(default_factory=set)  # CUBINs already sent once
+
+
+def buffers(arrays, device_inputs: dict[str, Any], base: Any) -> dict[str, tuple[int, int]]:
+    """The grader's device buffers of one call, by the names a recording uses: ``in.<name>``
+    for each device input, ``out`` for the guarded output (guards included)."""
+    found = {}
+    for name, value in device_inputs.items():
+        pointer = arrays.pointer(value)
+        if pointer is not None:
+            found[f"in.{name}"] = (pointer, int(value.size) * int(value.dtype.itemsize))
+    found["out"] = (arrays.pointer(base), int(base.size) * int(base.dtype.itemsize))
+    return found
+
+
+def _unprefixed(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A frame's ``rec.*`` arrays under the names a recording uses."""
+    return {k[len("rec.") :]: v for k, v in arrays.items() if k.startswith("rec.")}
 
 
 def geometric_mean(values: list[float]) -> float:
@@ -64,8 +94,10 @@ class KernelKind(Kind):
 
     # -- child ----------------------------------------------------------------------------------
 
-    def child_prepare(self, task: KernelTask) -> devices.Arrays:
-        return devices.arrays_for(task.array_module)
+    def child_prepare(self, task: KernelTask) -> ChildState:
+        recorder = Recorder()
+        recorder.install()
+        return ChildState(devices.arrays_for(task.array_module), recorder)
 
     def child_check(self, h: ChildHarness, task: KernelTask, module, job, state) -> None:
         fn = h.entry_point(module, task, task.entry, [*task.arg_names, "out"])
@@ -73,12 +105,15 @@ class KernelKind(Kind):
             return
         cases = job["cases"]
         for index, case in enumerate(cases):
-            self._run_case(h, task, fn, state, case)
+            self._run_case(h, task, fn, state.arrays, case, state)
             h.progress(index + 1, len(cases), f"{task.name} {case['name']}")
             if h.poisoned:
                 return
 
-    def _run_case(self, h: ChildHarness, task: KernelTask, fn, arrays, case: dict) -> None:
+    def _run_case(
+        self, h: ChildHarness, task: KernelTask, fn, arrays, case: dict, state=None
+    ) -> None:
+        """Every call of one case; with ``state`` (the child's), each call is recorded."""
         params = case["params"]
         inputs = task.make_inputs(params, _rng(case["seeds"][0]))
         device_inputs = {
@@ -101,19 +136,37 @@ class KernelKind(Kind):
             # submission that works on a stream of its own.
             arrays.synchronize()
             started = time.perf_counter()
+            recorded: dict[str, Any] = {}
             try:
-                with nvtx_range(f"{task.entry} {case['name']}"):
+                with (
+                    nvtx_range(f"{task.entry} {case['name']}"),
+                    self._recording(state, arrays, device_inputs, base, recorded),
+                ):
                     result = fn(*args, out)
                     arrays.synchronize()
             except BaseException as exc:
                 h.send({**header, "status": "error", "error": h.failure(exc)})
                 return
             header["elapsed_s"] = time.perf_counter() - started
-            self._send_result(h, arrays, header, result, base, device_inputs)
+            self._send_result(h, arrays, header, result, base, device_inputs, recorded)
 
-    def _send_result(self, h, arrays, header, result, base, device_inputs) -> None:
+    @contextlib.contextmanager
+    def _recording(self, state, arrays, device_inputs, base, into: dict[str, Any]):
+        """Record the call's GPU operations (the child's state only), into ``into``."""
+        if state is None:
+            yield
+            return
+        with state.recorder.recording(buffers(arrays, device_inputs, base)) as recording:
+            yield
+        into["header"] = recording.header()
+        into["arrays"] = {f"rec.{k}": v for k, v in recording.arrays(state.sent_modules).items()}
+
+    def _send_result(self, h, arrays, header, result, base, device_inputs, recorded=None) -> None:
         payload: dict[str, np.ndarray] = {}
         header = {**header, "status": "returned", "returned": devices.describe(result)}
+        if recorded:
+            header["recording"] = recorded["header"]
+            payload.update(recorded["arrays"])
         header["is_device_array"] = arrays.is_device_array(result)
         pointer = arrays.pointer(result) if header["is_device_array"] else None
         header["aliases"] = [
@@ -137,15 +190,79 @@ class KernelKind(Kind):
         h.send(header, payload)
 
     def child_time(self, h: ChildHarness, task: KernelTask, module, job, state, timer) -> None:
+        """Record one call at each benchmark's size: a process of the grader's own replays
+        and times it (worker_run), so nothing the submission's process measures counts."""
         fn = h.entry_point(module, task, task.entry, [*task.arg_names, "out"])
         if fn is None:
             return
-        self._time_task(h, task, fn, state, job["benchmarks"], timer)
-        if task.ceiling and h.job.get("reference") and not h.poisoned:
-            # The library ceiling (cuBLAS), on the same inputs in the same process and run.
-            module_name, _, name = task.ceiling.partition(":")
-            ceiling = getattr(importlib.import_module(module_name), name)
-            self._time_task(h, task, ceiling, state, job["benchmarks"], timer, role="ceiling")
+        arrays = state.arrays
+        benchmarks = job["benchmarks"]
+        for index, bench in enumerate(benchmarks):
+            h.progress(index, len(benchmarks), f"recording {task.name} {bench['name']}")
+            header = {"type": "bench_recording", "task": task.name, "bench": bench["name"]}
+            try:
+                params = bench["params"]
+                inputs = task.make_inputs(params, _rng(bench["seeds"][0]))
+                device_inputs = {
+                    n: arrays.to_device(v) if isinstance(v, np.ndarray) else v
+                    for n, v in inputs.items()
+                }
+                base, out = arrays.guarded_empty(task.output_shape(params), task.output_dtype)
+                arrays.synchronize()
+                recorded: dict[str, Any] = {}
+                with self._recording(state, arrays, device_inputs, base, recorded):
+                    fn(*[device_inputs[n] for n in task.arg_names], out)
+                    arrays.synchronize()
+            except BaseException as exc:
+                h.send({**header, "status": "error", "error": h.failure(exc)})
+                if h.poisoned:
+                    return
+                continue
+            h.send(
+                {**header, "status": "recorded", "recording": recorded["header"]},
+                recorded["arrays"],
+            )
+        h.progress(len(benchmarks), len(benchmarks), "")
+
+    # -- the grader's worker: replayed calls ------------------------------------------------------
+
+    def worker_run(self, h: ChildHarness, task: KernelTask, job: dict, timer: Any) -> None:
+        """Check (phase "verify") or time (phase "time") each recorded call, replayed."""
+        arrays = devices.arrays_for("cupy")
+        items = job["cases"] if h.job["phase"] == "verify" else job["benchmarks"]
+        for item in items:
+            frame = h.recordings.get(item["key"])
+            frame_type = "case" if h.job["phase"] == "verify" else "bench"
+            try:
+                replay = Replay(frame.header["recording"], _unprefixed(frame.arrays))
+            except BaseException as exc:
+                error = h.failure(exc)
+                where = (
+                    {"case": item["name"], "call": 0}
+                    if frame_type == "case"
+                    else {"bench": item["name"]}
+                )
+                h.send(
+                    {
+                        "type": frame_type,
+                        "task": task.name,
+                        **where,
+                        "status": "error",
+                        "error": error,
+                    }
+                )
+                continue
+            fn = ReplayedFunction(replay, task)
+            if frame_type == "case":
+                self._run_case(h, task, fn, arrays, item)
+            else:
+                self._time_task(h, task, fn, arrays, [item], timer)
+                if task.ceiling and h.job.get("reference") and not h.poisoned:
+                    module_name, _, name = task.ceiling.partition(":")
+                    ceiling = getattr(importlib.import_module(module_name), name)
+                    self._time_task(h, task, ceiling, arrays, [item], timer, role="ceiling")
+            if h.poisoned:
+                return
 
     def _time_task(self, h, task, fn, arrays, benchmarks: list, timer, role: str = "") -> None:
         """Time ``fn`` on every benchmark; ``role="ceiling"`` marks frames of the library
@@ -186,11 +303,15 @@ class KernelKind(Kind):
         fingerprints: list[list[float]] = []
         guard_violations = 0
 
+        reset = getattr(fn, "prepare", None)  # a replayed call puts its scratch back
+
         def prepare(i: int) -> None:
             k = i % len(input_sets)
             for n in names:
                 arrays.copy(work[n], pristine[k][n])
             arrays.fill_poison(base)
+            if reset is not None:
+                reset()
             state["set"] = k
             state["args"] = [work[n] if n in work else input_sets[k][n] for n in task.arg_names]
 
