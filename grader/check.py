@@ -106,19 +106,55 @@ class CaseResult:
         return "not run" if self.reason == "not_run" else "fail"
 
 
+# What the child may say a call failed for: the reasons its harness classifies an exception as
+# (grader.errors) or finds itself. Anything else it claims is read as a plain exception.
+CHILD_REASONS = frozenset(
+    {
+        "exception",
+        "not_implemented",
+        "exited",
+        "out_of_bounds",
+        "out_of_memory",
+        "not_ready",
+        "cuda_error",
+        "kernel_compile",
+        "import_error",
+        "missing_function",
+        "signature",
+        "type",
+    }
+)
+
+
+def _text(value: Any, limit: int = 4000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def call_result(task_name: str, params: dict[str, Any], frame: Frame) -> CaseResult:
-    """A failing result for one call; filled in from the child's error if the call raised."""
+    """A failing result for one call; filled in from the child's error if the call raised.
+
+    Every field is read defensively: the frame comes from the submission's process."""
     header = frame.header
     result = CaseResult(
         task=task_name,
-        case=header.get("case", "?"),
+        case=_text(header.get("case"), 200) or "?",
         params=dict(params),
         passed=False,
-        elapsed_s=header.get("elapsed_s"),
+        elapsed_s=_seconds(header.get("elapsed_s")),
     )
     if header.get("status") == "error":
-        error = header.get("error") or {}
-        result.reason = error.get("kind", "exception")
-        result.message = f"{error.get('type', 'error')}: {error.get('message', '')}".strip()
-        result.traceback = error.get("traceback", "")
+        error = header.get("error") if isinstance(header.get("error"), dict) else {}
+        kind = error.get("kind")
+        result.reason = kind if kind in CHILD_REASONS else "exception"
+        result.message = (
+            f"{_text(error.get('type'), 200) or 'error'}: {_text(error.get('message'))}"
+        )
+        result.traceback = _text(error.get("traceback"))
+    elif header.get("status") != "returned":
+        result.reason = "protocol"
+        result.message = "the submission's process sent a result the grader cannot read"
     return result

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import labs
 from grader.progress import RichProgress
 from grader.report import write_report
 from grader.results import RunResult
-from grader.runner import Grader, Options
+from grader.runner import Grader, Options, SandboxUnavailable
 from grader.spec import ROOT, Lab
 from grader.timing import StopRule
 
@@ -42,27 +43,35 @@ def _lab(name: str) -> Lab:
 
 
 def _summary(result: RunResult) -> None:
+    """The terminal's account of a run. Every text that came from the submission's process is
+    escaped: rich markup in an exception's message is shown, not obeyed."""
     colour = "green" if result.points == result.max_points - result.unmeasured_points else "red"
     if result.failure is None and result.unmeasured_points:
         colour = "yellow"
-    console.print(f"[bold]{result.lab_title}[/]: [{colour}]{result.headline}[/]")
+    console.print(f"[bold]{escape(result.lab_title)}[/]: [{colour}]{escape(result.headline)}[/]")
     table = Table(show_header=True, header_style="bold")
     for column in ("task", "item", "points", "how"):
         table.add_column(column)
     for line in result.rubric:
         points = f"{line.points:g}" if line.measured else "-"
-        table.add_row(line.task, line.kind, f"{points} / {line.max_points:g}", line.detail)
+        table.add_row(line.task, line.kind, f"{points} / {line.max_points:g}", escape(line.detail))
     console.print(table)
-    failing = [c for c in result.cases if not c.passed]
+    failing = [c for c in result.cases if not c.passed and c.reason != "not_run"]
+    if result.failure is not None and not failing:
+        console.print(f"[red]{escape(result.failure.title)}[/]: {escape(result.failure.message)}")
     if failing:
         first = failing[0]
-        console.print(f"[red]{first.case}[/]: {first.message}")
+        console.print(f"[red]{escape(first.case)}[/]: {escape(first.message)}")
         for mismatch in first.mismatches[:3]:
-            console.print(f"    {mismatch}")
+            console.print(f"    {escape(mismatch)}")
+    if result.failure is not None and result.failure.traceback:
+        console.print(escape(result.failure.traceback.rstrip()), highlight=False)
     for step in result.next_steps:
-        console.print(f"[bold]next:[/] {step}")
+        console.print(f"[bold]next:[/] {escape(step)}")
     for flag in result.flags:
-        console.print(f"[yellow]flag:[/] {flag}")
+        console.print(f"[yellow]flag:[/] {escape(flag)}")
+    if not result.limits.get("sandboxed", True):
+        console.print(f"[dim]containment: {escape(str(result.limits.get('sandbox', '')))}[/]")
 
 
 @click.group(help=__doc__)
@@ -89,21 +98,44 @@ def _options(mode: str, timeout: float | None, **kwargs) -> Options:
     return Options(mode=mode, timeout_s=timeout, **kwargs)
 
 
+def _grader(lab: Lab, options: Options, progress) -> Grader:
+    try:
+        return Grader(lab, options, progress)
+    except SandboxUnavailable as exc:
+        raise click.ClickException(
+            f"no sandbox on this machine: {exc}. Install bubblewrap, or pass --no-sandbox to "
+            "grade with process isolation only (the gradebook then says so)."
+        ) from None
+
+
+NO_SANDBOX = click.option(
+    "--no-sandbox",
+    is_flag=True,
+    help="process isolation only (no bubblewrap): for your own code on your own machine",
+)
+
+
 @main.command()
 @click.argument("lab_name", metavar="LAB")
 @click.option("--submission", type=click.Path(path_type=Path), help="default: the lab's student.py")
 @click.option("--mode", type=MODES, default="auto", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=ROOT / "reports", show_default=True)
 @click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
+@NO_SANDBOX
 def run(
-    lab_name: str, submission: Path | None, mode: str, out: Path, timeout: float | None
+    lab_name: str,
+    submission: Path | None,
+    mode: str,
+    out: Path,
+    timeout: float | None,
+    no_sandbox: bool,
 ) -> None:
     """Grade your work on LAB and write reports/LAB.html."""
     lab = _lab(lab_name)
-    options = _options(mode, timeout)
+    options = _options(mode, timeout, sandbox="off" if no_sandbox else "auto")
     options.trace_dir = out
     with RichProgress() as progress:
-        grader = Grader(lab, options, progress)
+        grader = _grader(lab, options, progress)
         result = grader.grade(submission or lab.student_path, student="you")
     html, js = write_report(result, out, lab.name)
     _summary(result)
@@ -133,6 +165,11 @@ def _find_submission(path: Path, lab: Lab) -> Path:
 @click.option("--samples", type=int, default=50, show_default=True, help="timed samples each")
 @click.option("--mode", type=MODES, default="auto", show_default=True)
 @click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
+@click.option(
+    "--no-sandbox",
+    is_flag=True,
+    help="grade without bubblewrap (process isolation only); the gradebook says so",
+)
 def grade(
     lab_name: str,
     submissions: tuple[Path, ...],
@@ -141,6 +178,7 @@ def grade(
     samples: int,
     mode: str,
     timeout: float | None,
+    no_sandbox: bool,
 ) -> None:
     """Grade many SUBMISSIONS (files, or folders holding student.py) of LAB.
 
@@ -149,37 +187,87 @@ def grade(
     results.json per student.
     """
     lab = _lab(lab_name)
-    out = out or ROOT / "reports" / "grades" / lab.name
+    out = (out or ROOT / "reports" / "grades" / lab.name).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    # Every student's process sees neither the batch's output nor the other submissions.
+    folders = {
+        Path(s).resolve().parent if Path(s).is_file() else Path(s).resolve() for s in submissions
+    }
+    hide = [out, *{f.parent for f in folders}]
     options = _options(
-        mode, timeout, secret=secret or secrets.token_hex(16), stop_rule=StopRule(fixed=samples)
+        mode,
+        timeout,
+        secret=secret or secrets.token_hex(16),
+        stop_rule=StopRule(fixed=samples),
+        sandbox="off" if no_sandbox else "require",
+        hide=hide,
     )
     rows = []
+    names = _student_names(submissions, lab)
     with RichProgress() as progress:
-        grader = Grader(lab, options, progress)
-        for index, given in enumerate(submissions, 1):
-            name = given.name if given.is_dir() else given.stem
-            progress.prefix = f"[{index}/{len(submissions)}] {name}: "
-            result = grader.grade(_find_submission(given, lab), student=name, graded=True)
-            html, _ = write_report(result, out / name, lab.name)
-            (out / name / "results.json").write_text(json.dumps(gradescope(result), indent=2))
-            rows.append(
-                {
-                    "student": name,
-                    "points": result.points,
-                    "max_points": result.max_points,
-                    "not_measured": result.unmeasured_points,
-                    "failure": result.failure.reason if result.failure else "",
-                    "flags": " | ".join(result.flags),
-                    "report": str(html.relative_to(out)),
-                }
-            )
-            console.print(f"{name}: {result.headline}")
+        grader = _grader(lab, options, progress)
+        for index, (given, name) in enumerate(zip(submissions, names, strict=True), 1):
+            progress.prefix = f"[{index}/{len(submissions)}] {escape(name)}: "
+            row = _grade_one(grader, lab, given, name, out)
+            rows.append(row)
+            console.print(f"{escape(name)}: {escape(row['headline'])}")
     with open(out / "gradebook.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "headline"])
         writer.writeheader()
-        writer.writerows(rows)
-    console.print(f"Gradebook: {out / 'gradebook.csv'}")
+        writer.writerows({k: v for k, v in row.items() if k != "headline"} for row in rows)
+    console.print(f"Gradebook: {out / 'gradebook.csv'}  (containment: {grader.containment})")
+
+
+def _student_names(submissions: tuple[Path, ...], lab: Lab) -> list[str]:
+    """One name per submission, for its folder of results: the folder's name, or the file's
+    (a file called like the stub is named after its folder); duplicates get a suffix."""
+    names: list[str] = []
+    for given in submissions:
+        if given.is_dir() or given.name == lab.student_path.name:
+            name = (given if given.is_dir() else given.parent).resolve().name
+        else:
+            name = given.stem
+        base, k = name, 2
+        while name in names:
+            name, k = f"{base}-{k}", k + 1
+        names.append(name)
+    return names
+
+
+def _grade_one(grader: Grader, lab: Lab, given: Path, name: str, out: Path) -> dict:
+    """One student's row of the gradebook. A failure of the grader itself on this submission
+    is recorded in its row, and the batch goes on."""
+    row = {
+        "student": name,
+        "points": 0.0,
+        "max_points": lab.max_points,
+        "not_measured": 0.0,
+        "failure": "",
+        "flags": "",
+        "report": "",
+        "sandbox": "bubblewrap" if grader.bwrap else "none (--no-sandbox)",
+        "headline": "",
+    }
+    try:
+        result = grader.grade(_find_submission(given, lab), student=name, graded=True)
+        html, _ = write_report(result, out / name, lab.name)
+        (out / name / "results.json").write_text(json.dumps(gradescope(result), indent=2))
+    except Exception as exc:  # the grader's own fault: say so, keep grading the class
+        row.update(
+            failure="infrastructure",
+            flags=f"the grader failed on this submission: {type(exc).__name__}: {exc}"[:500],
+            headline=f"not graded: the grader failed ({type(exc).__name__})",
+        )
+        return row
+    row.update(
+        points=result.points,
+        not_measured=result.unmeasured_points,
+        failure=result.failure.reason if result.failure else "",
+        flags=" | ".join(result.flags),
+        report=str(html.relative_to(out)),
+        headline=result.headline,
+    )
+    return row
 
 
 def gradescope(result: RunResult) -> dict:
@@ -216,8 +304,14 @@ def gradescope(result: RunResult) -> dict:
     default=ROOT / "reports" / "selftest",
     show_default=True,
 )
+@NO_SANDBOX
 def selftest(
-    lab_names: tuple[str, ...], mode: str, only: str, timeout: float | None, out: Path
+    lab_names: tuple[str, ...],
+    mode: str,
+    only: str,
+    timeout: float | None,
+    out: Path,
+    no_sandbox: bool,
 ) -> None:
     """The reference gets full marks; every known-wrong submission gets 0 for its reason."""
     from grader.selftest import run_selftest
@@ -237,8 +331,9 @@ def selftest(
         )
 
         with RichProgress() as progress:
-            grader = Grader(lab, _options(mode, timeout), progress)
-            console.print(f"[bold]selftest {lab.name}[/] ({grader.mode})")
+            options = _options(mode, timeout, sandbox="off" if no_sandbox else "auto")
+            grader = _grader(lab, options, progress)
+            console.print(f"[bold]selftest {lab.name}[/] ({grader.mode}; {grader.containment})")
 
             def show(row, lab=lab, table=table) -> None:
                 verdict = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]skipped[/]"}

@@ -139,8 +139,21 @@ def examine() -> tuple[list[Finding], list[Finding]]:
     for tool, path in tools.items():
         facts.append(Finding(tool, path or "not on PATH", None))
 
+    from grader.sandbox import bubblewrap, why_no_sandbox
+
+    bwrap = bubblewrap()
+    facts.append(Finding("bubblewrap", bwrap or why_no_sandbox(), bool(bwrap)))
     timing = bool(cupy_devices and numba_cuda)
     conclusions = [
+        Finding(
+            "sandbox",
+            "every grading process in bubblewrap: own uid, pid and network namespaces, "
+            "read-only files, limits on memory and processes"
+            if bwrap
+            else "process isolation only: `cwb run` works (with a notice); `cwb grade` refuses "
+            "unless given --no-sandbox",
+            bool(bwrap),
+        ),
         Finding(
             "correctness",
             "on the GPU, at full size"

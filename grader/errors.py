@@ -21,9 +21,17 @@ _CUDA_ERROR_WORDS = (
 )
 
 
+def safe_text(exc: BaseException) -> str:
+    """``str(exc)``, even for an exception whose ``__str__`` raises (a hostile one)."""
+    try:
+        return str(exc)
+    except BaseException:
+        return f"<{type(exc).__name__} whose message could not be read>"
+
+
 def classify(exc: BaseException) -> str:
     name = type(exc).__name__
-    text = str(exc)
+    text = safe_text(exc)
     if isinstance(exc, NotImplementedError):
         return "not_implemented"
     if isinstance(exc, SystemExit):
@@ -54,16 +62,20 @@ def classify(exc: BaseException) -> str:
 
 def describe(exc: BaseException, submission: str | Path | None = None) -> dict[str, Any]:
     """Kind, type, message and the traceback lines that point into the submission."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if submission is not None:
-        mine = [f for f in frames if Path(f.filename).resolve() == Path(submission).resolve()]
-        frames = traceback.StackSummary.from_list(mine or frames[-1:])
-    message = str(exc)
+    try:
+        frames = traceback.extract_tb(exc.__traceback__)
+        if submission is not None:
+            mine = [f for f in frames if Path(f.filename).resolve() == Path(submission).resolve()]
+            frames = traceback.StackSummary.from_list(mine or frames[-1:])
+        where = "".join(traceback.format_list(frames))[-4000:]
+    except BaseException:
+        where = ""
+    message = safe_text(exc)
     if isinstance(exc, SystemExit):
         message = f"the submission called sys.exit({exc.code!r})"
     return {
         "kind": classify(exc),
         "type": type(exc).__name__,
         "message": message[:4000],
-        "traceback": "".join(traceback.format_list(frames))[-4000:],
+        "traceback": where,
     }

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from grader import verdicts
-from grader.check import CaseResult
+from grader.check import CHILD_REASONS, CaseResult
 from grader.results import Failure, RubricLine
 from grader.sandbox import ChildOutcome
 
@@ -70,16 +70,14 @@ def process_failure(
         return failure("tampered", f"the submission replaced {names}")
     fatal = outcome.first("fatal")
     if fatal:
-        error = fatal.header.get("error", {})
-        code = error.get("kind", "exception")
+        error = fatal.header.get("error") if isinstance(fatal.header.get("error"), dict) else {}
+        code = error.get("kind") if error.get("kind") in CHILD_REASONS else "exception"
         if fatal.header.get("stage") == "harness":
-            code = "infrastructure"
-        return failure(
-            code,
-            f"{error.get('type', '')}: {error.get('message', '')}".strip(": "),
-            traceback=error.get("traceback", ""),
-            fields=fields,
-        )
+            # The harness shares its process with the submission: a failure there is the
+            # submission's to answer for, unless it is plainly written (then: report it).
+            code = "harness_failed"
+        text = f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")
+        return failure(code, text, traceback=str(error.get("traceback", "")), fields=fields)
     if outcome.timed_out:
         last = [f for f in outcome.of_type("progress") if f.header.get("text")]
         where = f" (last progress: {last[-1].header['text']})" if last else ""

@@ -46,12 +46,33 @@ def judge_check(
                     why = failure.title.lower() if failure else "stopped before this case"
                     result = failures.not_run(task.name, case, why)
                     break
-                result = kind.judge_call(task, case["params"], seed, frame, call)
+                result = _guarded(kind.judge_call, task, case, seed, frame, call)
                 if not result.passed:
                     break
             assert result is not None
             results.append(result)
     return results, failure or first_failure(lab, results, fields)
+
+
+def _protocol(task_name: str, case: dict, exc: Exception) -> CaseResult:
+    return CaseResult(
+        task_name,
+        case["name"],
+        dict(case["params"]),
+        False,
+        "protocol",
+        "the submission's process sent a result the grader cannot read "
+        f"({type(exc).__name__}: {str(exc)[:200]})",
+    )
+
+
+def _guarded(judge_call, task, case: dict, seed: int, frame, call: int) -> CaseResult:
+    """A kind's judgement of a frame; a frame it cannot read is the submission's failure
+    (the frame came from the submission's process), never a crash of the grader."""
+    try:
+        return judge_call(task, case["params"], seed, frame, call)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        return _protocol(task.name, case, exc)
 
 
 def first_failure(lab: Lab, results: list[CaseResult], fields: Mapping[str, str]) -> Failure | None:
@@ -83,9 +104,14 @@ def judge_time(
             continue
         kind = kind_of(task)
         for bench in task.benchmarks:
-            result, wrong = kind.judge_bench(
-                task, bench, frames.get((task.name, bench.name)), reference
-            )
+            frame = frames.get((task.name, bench.name))
+            try:
+                result, wrong = kind.judge_bench(task, bench, frame, reference)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                result = BenchResult(task.name, bench.name, dict(bench.params), "error")
+                result.message = f"the timing frame could not be read ({type(exc).__name__})"
+                case = {"name": f"while timing {bench.name}", "params": dict(bench.params)}
+                wrong = [_protocol(task.name, case, exc)]
             results.append(result)
             extra_cases.extend(wrong)
     if failure is None and extra_cases:

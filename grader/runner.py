@@ -131,14 +131,16 @@ class Grader:
         self.progress.stage(label)
 
         def on_frame(frame: Any) -> None:
+            header = frame.header
             if frame.type == "progress":
-                self.progress.update(
-                    int(frame.header.get("done", 0)),
-                    int(frame.header.get("total", 0)),
-                    str(frame.header.get("text", "")),
-                )
-            elif frame.type == "hello" and not self.device:
-                self.device = dict(frame.header.get("device", {}))
+                done, total = header.get("done"), header.get("total")
+                if isinstance(done, int) and isinstance(total, int):
+                    self.progress.update(done, total, str(header.get("text", ""))[:200])
+            elif (
+                frame.type == "hello" and not self.device and isinstance(header.get("device"), dict)
+            ):
+                device = header["device"]
+                self.device = {str(k)[:40]: v for k, v in device.items() if _scalar(v)}
 
         extra_env = {"NUMBA_ENABLE_CUDASIM": "1"} if self.mode == "simulator" else {}
         submission = Path(job.get("submission", ROOT))
@@ -303,6 +305,7 @@ class Grader:
                 "output_cap_bytes": self.options.output_cap,
                 "host_memory_gib": self.lab.host_memory_gib,
                 "sandbox": self.containment,
+                "sandboxed": self.bwrap is not None,
             },
             graded=graded,
         )
@@ -391,6 +394,10 @@ class Grader:
             timeout_s=max(120.0, 3 * self.timeout_s),
         )
         return sanitizer.summarize_sanitizer(outcome.stdout + outcome.stderr)
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and len(str(value)) < 200
 
 
 def _log(phase: str, outcome: ChildOutcome) -> PhaseLog:

@@ -249,7 +249,13 @@ def bwrap_command(
     args = [sandbox.bwrap, *_namespaces(), "--ro-bind", "/", "/"]
     args += ["--dev-bind", "/dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm"]
     args += ["--tmpfs", "/tmp"]
-    hidden = list(sandbox.hide)
+    # Never hide what the process runs from: the project (the labs, the grader) and Python.
+    keep = [ROOT, Path(sys.prefix), Path(sys.base_prefix)]
+    hidden = [
+        folder
+        for folder in sandbox.hide
+        if not any(_under(k, folder) or _under(folder, k) for k in keep)
+    ]
     if not sandbox.show_reference:
         hidden.append(ROOT / "reference")
     hidden.append(ROOT / "reports")
@@ -270,6 +276,10 @@ def bwrap_command(
         if any(_under(path, c) for c in covered):
             shown.append(path)
             args += ["--ro-bind", str(path), str(path)]
+    # Hidden folders are empty and read-only: nothing written there could even seem to land.
+    for folder in hidden:
+        if folder.is_dir():
+            args += ["--remount-ro", str(folder)]
     args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]

@@ -124,6 +124,18 @@ REASONS: dict[str, Reason] = {
         "A submission must not write to file descriptors it did not open.",
         zero_all=True,
     ),
+    "not_reproducible": Reason(
+        "Your kernels alone did not compute the result",
+        "The grader re-ran only the kernels your function launched, with the same launch "
+        "configuration, on new inputs, in a process of its own, and the output was wrong: part "
+        "of the work happened elsewhere (on the host, in a library such as cuBLAS, in copies) "
+        "or a result was reused. Compute the whole result in your kernels, on every call.",
+    ),
+    "library_kernel": Reason(
+        "A library's kernel did the work",
+        "This task asks for your own kernel: the grader found a library's kernel (cuBLAS, "
+        "CUTLASS, CuPy's) among those your call ran. Remove the library call.",
+    ),
     "protocol": Reason(
         "Sent the grader results it cannot read",
         "The grader's process received malformed results from the submission's process: a "
@@ -140,6 +152,12 @@ REASONS: dict[str, Reason] = {
         "Stopped without reporting results", "See the captured output below for what happened."
     ),
     "not_run": Reason("Not run", "An earlier failure stopped the run before this case."),
+    "harness_failed": Reason(
+        "The grading process failed while running your submission",
+        "The grader's harness runs in the same process as your code, so something your code did "
+        "(replacing a library function, exhausting a resource) is the usual cause. If your code "
+        "does nothing unusual, report the message to your instructor.",
+    ),
     "infrastructure": Reason(
         "The grader itself failed (not your fault)",
         "Run `cwb doctor` and report the message to your instructor.",

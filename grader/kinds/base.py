@@ -99,6 +99,9 @@ class Kind:
     reasons: ClassVar[dict[str, Reason]] = {}  # failure reasons only this kind produces
     rubric_kinds: tuple[str, ...] = ()  # rubric items (besides correctness) this kind scores
     has_timing = True  # whether the time phase runs the submission again
+    # The child only records each call; the grader's worker re-runs the recording to check
+    # (GPU) and time it (grader.replaying). A kind that replays implements worker_run.
+    replays = False
 
     # -- parent: jobs ---------------------------------------------------------------------------
 
@@ -125,6 +128,10 @@ class Kind:
         self, h: ChildHarness, task: Task, module: Any, job: dict[str, Any], state: Any, timer: Any
     ) -> None:
         """Nothing to time by default: the check phase measured everything."""
+
+    def worker_run(self, h: ChildHarness, task: Task, job: dict[str, Any], timer: Any) -> None:
+        """In the grader's worker: check or time the recorded calls (``replays`` kinds)."""
+        raise NotImplementedError
 
     # -- parent: judgement ----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import importlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -49,6 +49,7 @@ from grader.replay import Replay, ReplayedFunction
 from grader.results import BenchResult
 from grader.spec import Benchmark, KernelTask
 from grader.timing import TimingStats
+from grader.verdicts import Reason
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -91,6 +92,14 @@ class KernelKind(Kind):
     name = "kernel"
     calls_per_case = 2
     rubric_kinds = ("speed",)
+    replays = True  # on a GPU, every checked and timed call is re-run by the grader's worker
+    reasons: ClassVar[dict[str, Reason]] = {
+        "no_kernel": Reason(
+            "No kernel was launched",
+            "Your function must launch your numba kernel (kernel[blocks, threads](...)); "
+            "computing the answer any other way does not count.",
+        ),
+    }
 
     # -- child ----------------------------------------------------------------------------------
 
@@ -163,12 +172,23 @@ class KernelKind(Kind):
 
     def _send_result(self, h, arrays, header, result, base, device_inputs, recorded=None) -> None:
         payload: dict[str, np.ndarray] = {}
-        header = {**header, "status": "returned", "returned": devices.describe(result)}
+        header = {**header, "status": "returned"}
         if recorded:
             header["recording"] = recorded["header"]
             payload.update(recorded["arrays"])
-        header["is_device_array"] = arrays.is_device_array(result)
-        pointer = arrays.pointer(result) if header["is_device_array"] else None
+        try:
+            # What the submission returned is the submission's business: anything that goes
+            # wrong looking at it is its failure ("type"), never the grader's.
+            header["returned"] = devices.describe(result)
+            header["is_device_array"] = arrays.is_device_array(result)
+            pointer = arrays.pointer(result) if header["is_device_array"] else None
+        except BaseException as exc:
+            error = {**h.failure(exc), "kind": "type"}
+            error["message"] = "what your function returned could not be read: " + str(
+                error.get("message", "")
+            )
+            h.send({**header, "status": "error", "error": error})
+            return
         header["aliases"] = [
             name
             for name, value in device_inputs.items()
@@ -406,6 +426,14 @@ class KernelKind(Kind):
         expected, scale = task.expected(inputs)
         comparison = compare(output, expected, scale, task.effective_tolerance)
         result.worst_error_over_tolerance = comparison.worst_error_over_tolerance
+        recording = header.get("recording")
+        if comparison.ok and isinstance(recording, dict) and recording.get("launches") == 0:
+            result.reason = "no_kernel"
+            result.message = (
+                f"{task.entry} launched no kernel through numba, yet `out` holds the right "
+                "values: the work must happen in your kernel"
+            )
+            return result
         if comparison.ok:
             result.passed = True
             return result
