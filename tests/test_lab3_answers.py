@@ -231,3 +231,13 @@ def test_the_two_stage_parity_is_right_for_two_stages_only() -> None:
 
 def test_the_reference_passes_its_own_judge_everywhere() -> None:
     assert wrong_calls(solution, np.random.default_rng(0)) == []
+
+
+def test_the_handout_asks_the_same_questions() -> None:
+    text = " ".join((ROOT / "labs" / "lab3_pipeline" / "README.md").read_text().split())
+    for q in qs.QUESTIONS:
+        assert f"`{q.name}(" in text, q.name
+        for letter, choice in q.choices:
+            assert f"**{letter}.** {' '.join(choice.split())}" in text, letter
+    for heading in ("## Goal", "## Key concepts", "## Part B", "## Little's law"):
+        assert heading in text
