@@ -275,7 +275,7 @@ def _int(value: Any, what: str) -> int:
 def _in_range(value: Any, low: int, high: int, what: str, why: str) -> int:
     number = _int(value, what)
     if not low <= number <= high:
-        raise ProgramError(f"{what} {number} is out of range: {why}")
+        raise ProgramError(f"{what} is {number}, out of range: {why}")
     return number
 
 
@@ -332,8 +332,8 @@ class Pipe:
     def copy(self, tile: int, stage: int, barrier: BarrierHandle, nbytes: int) -> Op:
         """Start an asynchronous bulk copy of ``tile`` into ``stage``; when it lands it does
         complete_tx(nbytes) on ``barrier``. Issued by one thread, like a TMA copy."""
-        tile = _in_range(tile, 0, self.tiles - 1, "the tile of a copy", f"K = {self.tiles}")
-        stage = _in_range(stage, 0, self.stages - 1, "the stage of a copy", f"S = {self.stages}")
+        tile = _in_range(tile, 0, self.tiles - 1, "the tile of a copy", self._tiles())
+        stage = _in_range(stage, 0, self.stages - 1, "the stage of a copy", self._stages())
         if not isinstance(barrier, BarrierHandle):
             raise ProgramError(
                 f"the barrier of a copy must be pipe.full[s] or pipe.empty[s], not {barrier!r}"
@@ -349,9 +349,15 @@ class Pipe:
 
     def consume(self, stage: int, tile: int) -> Op:
         """Read ``stage``, which must hold ``tile`` (landed, not overwritten)."""
-        stage = _in_range(stage, 0, self.stages - 1, "the stage of a read", f"S = {self.stages}")
-        tile = _in_range(tile, 0, self.tiles - 1, "the tile of a read", f"K = {self.tiles}")
+        stage = _in_range(stage, 0, self.stages - 1, "the stage of a read", self._stages())
+        tile = _in_range(tile, 0, self.tiles - 1, "the tile of a read", self._tiles())
         return Op("consume", stage=stage, tile=tile)
+
+    def _tiles(self) -> str:
+        return f"tiles are 0 .. {self.tiles - 1} (K = {self.tiles})"
+
+    def _stages(self) -> str:
+        return f"stages are 0 .. {self.stages - 1} (S = {self.stages})"
 
     def __repr__(self) -> str:
         return f"Pipe(S={self.stages}, K={self.tiles}, tile_bytes={self.tile_bytes})"
@@ -402,7 +408,7 @@ def op_from_json(data: Any, stages: int, tiles: int, where: str = "op") -> Op:
     for field in fields:
         if field == "barrier":
             kind = data["barrier"]
-            if kind not in BARRIER_KINDS or not isinstance(kind, str):
+            if not isinstance(kind, str) or kind not in BARRIER_KINDS:
                 raise ProgramError(f"{where}: barrier must be 'full' or 'empty', not {kind!r}")
             values["barrier"] = kind
             continue
