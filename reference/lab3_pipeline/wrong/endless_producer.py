@@ -1,0 +1,25 @@
+# The producer's loop never ends (while True instead of for i in range(K)): the grader stops
+# collecting its ops at the limit rather than hanging or running out of memory.
+# expect: zero protocol_too_many_ops
+# task: protocol
+from reference.lab3_pipeline.solution import consumer  # noqa: F401  (the consumer is right)
+from reference.lab3_pipeline.solution import (  # noqa: F401  (part C is right)
+    bytes_in_flight_per_sm,
+    consumer_parity,
+    consumer_start_phase,
+    producer_parity,
+    producer_start_phase,
+    threads_that_issue_a_tma_copy,
+    tma_saves_registers_over_cp_async,
+    why_not_two_phases_ahead,
+)
+
+
+def producer(pipe, S, K):
+    i = 0
+    while True:
+        stage, phase = i % S, (i // S) % 2
+        yield pipe.empty[stage].wait(phase ^ 1)
+        yield pipe.full[stage].arrive_expect_tx(pipe.tile_bytes)
+        yield pipe.copy(tile=i % K, stage=stage, barrier=pipe.full[stage], nbytes=pipe.tile_bytes)
+        i += 1
