@@ -8,6 +8,8 @@ where ``reason`` is None or a failure code:
     the harness's (a rank's status): not_implemented, exception, syntax_error, import_error,
         missing_function, split_mismatch, deadlock, type, dtype, shape, modified_input, ...
     crashed        a rank stopped inside a stage without reporting (gloo aborted it, a signal)
+    deadlock       only ranks waiting for others are left (see the harness): reported after
+                   any more specific failure of another rank
     no_result      a rank left no status or no outputs at all
     wrong_answer   what dispatch delivered to an expert, combine's output or the TP output is
                    wrong (the message says which rank, which part, and by how much)
@@ -95,28 +97,33 @@ def judge(
         for r, s in enumerate(statuses)
     ]
 
-    # 1. A rank that failed: its reason. A deadlock is usually another rank's fault: prefer a
-    # rank with a more specific error.
+    # 1. Why a rank failed. A deadlock is usually another rank's fault (it skipped a
+    # collective, raised, or died): a specific error first, then a rank that died, then the
+    # deadlock itself.
     failed = [(r, s) for r, s in enumerate(statuses) if s and s.get("state") == "error"]
-    if failed:
-        failed.sort(key=lambda rs: ((rs[1].get("error") or {}).get("kind") == "deadlock", rs[0]))
-        r, s = failed[0]
+    own = [(r, s) for r, s in failed if (s.get("error") or {}).get("kind") != "deadlock"]
+    if own:
+        r, s = own[0]
         kind = (s.get("error") or {}).get("kind") or "exception"
         return _verdict(kind, _error_message(r, s), ranks=ranks)
     missing = [r for r, s in enumerate(statuses) if s is None]
     if missing:
         return _verdict("no_result", f"rank {missing[0]} left no status at all", ranks=ranks)
-    running = [(r, s) for r, s in enumerate(statuses) if s and s.get("state") != "ok"]
+    running = [(r, s) for r, s in enumerate(statuses) if s and s.get("state") == "running"]
     if running:
         r, s = running[0]
         last = (s.get("calls") or [{}])[-1]
-        inside = f" inside {last['op']}" if last.get("op") else ""
+        after = f" (its last collective call: {last['op']})" if last.get("op") else ""
         return _verdict(
             "crashed",
-            f"rank {r} stopped during {s.get('stage')}{inside} without reporting: the process "
-            "died (a signal, or gloo aborting on a collective the ranks disagreed about)",
+            f"rank {r} stopped during {s.get('stage')}{after} without reporting: the process "
+            "died (a signal, a crash, or gloo aborting on a collective the ranks disagreed "
+            "about)",
             ranks=ranks,
         )
+    if failed:
+        r, s = failed[0]
+        return _verdict("deadlock", _error_message(r, s), ranks=ranks)
 
     # 2. The outputs.
     loaded = []

@@ -35,7 +35,8 @@ a message (``split_mismatch``) instead of gloo aborting the process or deliverin
 
 Failure kinds in the status: the grader's (``not_implemented``, ``exception``, ``syntax_error``,
 ``import_error``, ``missing_function``, ``out_of_memory``, ``cuda_error``, ...) plus
-``split_mismatch``, ``deadlock`` (a collective timed out: a rank skipped or added one),
+``split_mismatch``, ``deadlock`` (a collective timed out, or its peer left while this rank
+waited: usually a rank that skipped or added a collective, or another rank's failure),
 ``type``, ``dtype``, ``shape`` (what a function returned) and ``modified_input``. On an error
 the rank writes its status and exits at once with code 1, so the launcher stops the others
 (their status then says ``running`` at the stage they were in).
@@ -379,14 +380,19 @@ def describe_error(exc: BaseException, submission: Path) -> dict[str, Any]:
             "message": str(exc)[:4000],
             "traceback": "".join(traceback.format_tb(exc.__traceback__))[-4000:],
         }
-    text = str(exc)
-    if type(exc).__name__ == "DistBackendError" and ("timed out" in text.lower()):
+    text = str(exc).lower()
+    if any(words in text for words in PEER_GONE):
         error["kind"] = "deadlock"
         error["message"] = (
-            "a collective waited for another rank past the time limit: does every rank call "
-            "the same collectives in the same order (a rank with no tokens too)? " + text
+            "a collective waited for another rank past the time limit, or that rank left "
+            "while this one waited: does every rank call the same collectives in the same "
+            "order (a rank with no tokens too)? " + str(exc)
         )[:4000]
     return error
+
+
+# What gloo says when a peer never comes (the time limit) or has gone (exited, crashed).
+PEER_GONE = ("timed out", "timeout", "connection closed by peer", "connection reset by peer")
 
 
 def load_submission(path: Path, needed: Sequence[str]) -> Any:
