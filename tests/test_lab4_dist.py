@@ -47,7 +47,7 @@ def run_harness(
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=4 * timeout_s + 60,
+        timeout=120 + 4 * timeout_s,
         start_new_session=True,
         check=False,
     )

@@ -11,6 +11,10 @@ Started by PyTorch's launcher, one process per rank::
     dispatch -> the harness's expert op (x * scale[e] + bias[e]) -> combine      (part "moe")
     tp_mlp_forward                                                              (part "tp")
 
+The submission's functions get, as ``group``, a group of all ranks whose collectives give up
+after ``--timeout-s`` (default 30 s); joining at start-up may take up to 120 s. The parent
+should allow the launcher about 120 s + 4 x timeout (and kill its process group after that).
+
 It never sees an expected output: it writes what the submission returned, and the parent
 (:mod:`labs.lab4_moe.dist_check`) judges. Per rank, in DIR:
 
@@ -70,7 +74,8 @@ from labs.lab4_moe import dist_inputs  # noqa: E402
 
 PHASES = ("dispatch", "combine", "tp")
 PARTS = {"moe": ("dispatch", "combine"), "tp": ("tp_mlp_forward",)}
-DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_TIMEOUT_S = 30.0  # per collective, in the group the submission is given
+STARTUP_TIMEOUT_S = 120.0  # for every rank to join
 MAX_RECORDED_CALLS = 200  # in the status file; bytes are counted for every call
 
 
@@ -381,7 +386,8 @@ def describe_error(exc: BaseException, submission: Path) -> dict[str, Any]:
             "traceback": "".join(traceback.format_tb(exc.__traceback__))[-4000:],
         }
     text = str(exc).lower()
-    if any(words in text for words in PEER_GONE):
+    from_backend = "gloo" in text or type(exc).__name__.startswith("Dist")
+    if from_backend and any(words in text for words in PEER_GONE):
         error["kind"] = "deadlock"
         error["message"] = (
             "a collective waited for another rank past the time limit, or that rank left "
@@ -446,7 +452,12 @@ def run_rank(args: argparse.Namespace) -> int:
         timeout = datetime.timedelta(seconds=args.timeout_s)
         if args.backend == "nccl":
             torch.cuda.set_device(local_rank)
-        dist.init_process_group(args.backend, timeout=timeout)
+        # Starting up (importing torch on a busy machine) may take longer than a collective
+        # is allowed to: the default group waits STARTUP_TIMEOUT_S; the group handed to the
+        # submission, and the side group of the split checks, wait --timeout-s.
+        startup = datetime.timedelta(seconds=max(STARTUP_TIMEOUT_S, args.timeout_s))
+        dist.init_process_group(args.backend, timeout=startup)
+        work = dist.new_group(timeout=timeout)
         side = dist.new_group(backend="gloo", timeout=timeout)
         device = torch.device(f"cuda:{local_rank}" if args.backend == "nccl" else "cpu")
         p = dist_inputs.problem(args.seed, world)
@@ -462,7 +473,7 @@ def run_rank(args: argparse.Namespace) -> int:
 
     outputs: dict[str, np.ndarray] = {}
     try:
-        group = dist.group.WORLD
+        group = work
         if "moe" in parts:
             scale, bias = (torch.from_numpy(a).to(device) for a in dist_inputs.expert_params(p))
             names = ("tokens", "expert_ids", "gates")
