@@ -178,6 +178,10 @@ def test_secret_cases_are_json_and_the_reference_answers_them(function: str) -> 
 def test_secret_cases_are_reproducible() -> None:
     for function, make in configs.SECRET.items():
         assert make(np.random.default_rng(3)) == make(np.random.default_rng(3)), function
+        every = configs.cases(function, 7, secret=5)
+        assert every == configs.cases(function, 7, secret=5)
+        assert every != configs.cases(function, 8, secret=5)
+        assert len(every) == len(configs.EXAMPLES[function]) + 5
 
 
 def test_compare() -> None:

@@ -9,7 +9,8 @@ Plain data, no import of the reference (students read this file):
 * ``SECRET[function]``: ``(rng: numpy.random.Generator) -> kwargs``, the grader's hidden cases;
   the expected values come from the reference solution.
 * ``TASKS``: which functions each graded task calls; ``RTOL``: the relative tolerance of each
-  comparison (``compare`` does it: numbers, lists, tuples and dicts, NaN never passes).
+  comparison (``compare`` does it: numbers, lists, tuples and dicts, NaN never passes);
+  ``cases(function, seed)``: public then secret kwargs, reproducible from the seed.
 
 Everything is JSON-friendly: kwargs hold ints, floats, strings, lists and None.
 """
@@ -666,6 +667,15 @@ SECRET: dict[str, Callable[[np.random.Generator], dict[str, Any]]] = {
 
 def rtol(function: str) -> float:
     return RTOL.get(function, DEFAULT_RTOL)
+
+
+def cases(function: str, seed: int, secret: int = 20) -> list[dict[str, Any]]:
+    """The kwargs of every case of ``function``: the public examples, then ``secret`` drawn
+    from ``numpy.random.default_rng([seed, i])`` for the i-th function (same seed, same cases)."""
+    index = list(SECRET).index(function)
+    rng = np.random.default_rng([int(seed), index])
+    public = [dict(row["kwargs"]) for row in EXAMPLES.get(function, [])]
+    return public + [SECRET[function](rng) for _ in range(secret)]
 
 
 def compare(got: Any, expected: Any, rtol: float, atol: float = 0.0, where: str = "") -> str | None:
