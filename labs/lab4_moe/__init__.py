@@ -1,0 +1,1 @@
+"""Lab 4: MoE vs dense communication, from napkin math to torch.distributed."""
