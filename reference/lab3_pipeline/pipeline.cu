@@ -49,11 +49,9 @@
 //     are multiples of 16, and a float4 there would read or write past n.
 //   * If `in` or `out` is not 16-byte aligned (a view starting at an odd element), nothing may
 //     use 16-byte accesses: the kernel falls back to a plain grid-stride loop (correct, slow).
-#include "pipeline.cuh"
-
-#if !defined(WORKBENCH_CPU_EMULATION)
 #include <cuda_pipeline.h>
-#endif
+
+#include "pipeline.cuh"
 
 #ifndef STAGES
 #define STAGES 4
@@ -322,7 +320,8 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS)
         };
         consume(r, reinterpret_cast<float4*>(out), a, b, count, valid);
     }
-    if (pipeline::is_tail_owner(n_tiles)) pipeline::axpb_block_range(in, out, a, b, tensor_floats, n);
+    if (pipeline::is_tail_owner(n_tiles))
+        pipeline::axpb_block_range(in, out, a, b, tensor_floats, n);
 #else
     (void)map;
     __trap();  // TMA needs sm_90; launch.py refuses
