@@ -256,7 +256,7 @@ def test_launch_config_refuses_what_cannot_fit_or_make_sense() -> None:
     with pytest.raises(ValueError, match="need 246784 B.*allows 232448 B"):
         launch.launch_config(H200, 15, 16384)
     with pytest.raises(ValueError, match="need"):
-        launch.launch_config(A100, 10, 16384)
+        launch.launch_config(A100, 11, 16384)
     for stages, tile in [(0, 4096), (4, 4095), (4, 8), (33, 4096)]:
         with pytest.raises(ValueError):
             launch.launch_config(H200, stages, tile)
