@@ -253,7 +253,7 @@ def test_launch_config_numbers_for_the_h200() -> None:
 
 def test_launch_config_refuses_what_cannot_fit_or_make_sense() -> None:
     launch.launch_config(H200, 14, 16384)  # 230400 B: just fits
-    with pytest.raises(ValueError, match="need 246784 B.*allows 232448 B"):
+    with pytest.raises(ValueError, match=r"need 246784 B.*allows 232448 B"):
         launch.launch_config(H200, 15, 16384)
     with pytest.raises(ValueError, match="need"):
         launch.launch_config(A100, 11, 16384)
@@ -741,3 +741,20 @@ def test_the_hanging_fixture_hangs_on_the_cpu(emulator_build) -> None:
     assert emulate(binary, launch.STREAM_KERNEL, 1).returncode == 0  # no tile: no wait
     with pytest.raises(subprocess.TimeoutExpired):
         emulate(binary, launch.STREAM_KERNEL, 4096, timeout=5)
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_pointer_chase_compiles_and_bypasses_l1(arch: str) -> None:
+    from kernels.build import compile_source
+
+    ptx = compile_source(little.CHASE_SOURCE, "pointer_chase.cu", arch).ptx
+    body = launch.entry_ptx(ptx, "pointer_chase")
+    assert re.search(r"\bld\.global\.cg\.u32\b", body)
+    assert not re.search(r"\bld\.global\.(?:ca\.|nc\.)?u32\b", body)  # no L1-cached load
+
+
+def test_the_gpu_scripts_import_without_a_gpu() -> None:
+    import reference.lab3_pipeline.probe as probe
+
+    assert callable(probe.main) and callable(bench.main)

@@ -150,7 +150,7 @@ def check(out: Output, case: Case) -> str | None:
     bad = mismatches(out.view, case.fused, case.separate, cupy)
     count = int(cupy.count_nonzero(bad))
     if count:
-        i = int(cupy.argmax(bad))
+        i = int(cupy.argmax(bad.astype(cupy.int8)))  # the first mismatch
         got, want = float(out.view[i]), float(case.fused[i])
         return f"n={case.n}: {count} wrong, first out[{i}] = {got!r}, expected {want!r}"
     return None
