@@ -6,10 +6,13 @@
 // The PTX wrappers follow the forms seen working on the lent H200 with NVRTC 13 (see
 // docs/domain.md, "Lab 3"): cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes,
 // mbarrier.arrive.expect_tx, mbarrier.try_wait.parity, cp.async.bulk.tensor.2d. They exist only
-// when compiling for sm_90 or newer (#if __CUDA_ARCH__ >= 900); callers guard the same way.
+// when compiling for sm_90 or newer, where this header defines PIPELINE_SM90; callers guard
+// their Hopper code with #ifdef PIPELINE_SM90 (and trap otherwise).
 //
-// WORKBENCH_CPU_EMULATION: tests/test_lab3_cuda_c.py compiles the cp.async versions as plain C++
-// on the CPU (one OS thread per CUDA thread) and supplies the few device-only pieces itself.
+// WORKBENCH_CPU_EMULATION: tests/test_lab3_cuda_c.py compiles the kernels as plain C++ on the CPU
+// (one OS thread per CUDA thread) and supplies the device-only pieces itself: dynamic shared
+// memory, and, for the Hopper versions, mbarriers with phases and transaction counts and a
+// "copy engine" thread that lands bulk and TMA copies later, in any order.
 #pragma once
 #include "common.cuh"
 
@@ -123,6 +126,7 @@ struct alignas(64) TensorMap {
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PIPELINE_SM90 1
 
 // The 32-bit shared-state-space address PTX wants for shared-memory operands.
 __device__ __forceinline__ u32 smem_u32(const void* p) {
@@ -198,6 +202,20 @@ __device__ __forceinline__ void tma_load_2d(void* dst, const TensorMap* map, int
         : "memory");
 }
 
-#endif  // __CUDA_ARCH__ >= 900
+#elif defined(WORKBENCH_CPU_EMULATION)
+#define PIPELINE_SM90 1
+// Same contracts as above; the CPU emulator defines them.
+void mbar_init(u64* bar, u32 count);
+void mbar_fence_init();
+void mbar_arrive_expect_tx(u64* bar, u32 bytes);
+void mbar_arrive(u64* bar);
+bool mbar_try_wait(u64* bar, u32 parity);
+void bulk_copy_g2s(void* dst, const void* src, u32 bytes, u64* bar);
+void tma_load_2d(void* dst, const TensorMap* map, int x, int y, u64* bar);
+inline void mbar_wait(u64* bar, u32 parity) {
+    while (!mbar_try_wait(bar, parity)) {
+    }
+}
+#endif  // PIPELINE_SM90
 
 }  // namespace pipeline

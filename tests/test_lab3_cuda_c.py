@@ -570,6 +570,7 @@ int main(int argc, char** argv) {
     const float a = -1.37f, b = 0.61f;
     const float* in = inbuf.data() + oi;
     float* out = outbuf.data() + oo;
+    emu_prepare(in, n);
     gridDim = {grid, 1, 1};
     blockDim = {256, 1, 1};
     std::barrier<> bar(blockDim.x);
@@ -603,10 +604,163 @@ int main(int argc, char** argv) {
 }
 """
 
-PIPELINE_HOOKS = (
-    "float4* pipeline::emu_dynamic_smem() { return smem; }\n"
-    "unsigned pipeline::emu_dynamic_smem_bytes() { return emu_smem_bytes; }\n"
-)
+PIPELINE_HOOKS = r"""
+// pipeline.cuh's device-only pieces, for pipeline.cu.
+#include <chrono>
+#include <map>
+#include <mutex>
+
+float4* pipeline::emu_dynamic_smem() { return smem; }
+unsigned pipeline::emu_dynamic_smem_bytes() { return emu_smem_bytes; }
+
+// mbarriers: a count of expected arrivals, a transaction count (bytes still to land) and a
+// phase number; a phase completes when both reach 0. try_wait.parity(P) is true once the
+// phase with parity P has completed, i.e. while the current phase's parity is not P.
+struct EmuBarrier {
+    unsigned count = 0, pending = 0, phase = 0;
+    long long tx = 0;
+};
+std::mutex emu_mutex;
+std::map<const void*, EmuBarrier> emu_barriers;
+
+static EmuBarrier& emu_barrier(const void* bar) {  // emu_mutex held
+    auto it = emu_barriers.find(bar);
+    if (it == emu_barriers.end()) {
+        fprintf(stderr, "mbarrier %p used before mbarrier.init\n", bar);
+        abort();
+    }
+    return it->second;
+}
+static void emu_arrive_locked(EmuBarrier& b, const void* bar) {
+    if (b.pending == 0) {
+        fprintf(stderr, "mbarrier %p: more arrivals than its count in one phase\n", bar);
+        abort();
+    }
+    if (--b.pending == 0 && b.tx == 0) b.phase++, b.pending = b.count;
+}
+void pipeline::mbar_init(u64* bar, u32 count) {
+    std::lock_guard<std::mutex> g(emu_mutex);
+    emu_barriers[bar] = EmuBarrier{count, count, 0, 0};
+}
+void pipeline::mbar_fence_init() {}
+void pipeline::mbar_arrive_expect_tx(u64* bar, u32 bytes) {
+    std::lock_guard<std::mutex> g(emu_mutex);
+    EmuBarrier& b = emu_barrier(bar);
+    b.tx += bytes;
+    emu_arrive_locked(b, bar);
+}
+void pipeline::mbar_arrive(u64* bar) {
+    std::lock_guard<std::mutex> g(emu_mutex);
+    emu_arrive_locked(emu_barrier(bar), bar);
+}
+bool pipeline::mbar_try_wait(u64* bar, u32 parity) {
+    bool done;
+    {
+        std::lock_guard<std::mutex> g(emu_mutex);
+        done = (emu_barrier(bar).phase & 1u) != parity;
+    }
+    if (!done) std::this_thread::yield();
+    return done;
+}
+
+// The copy engine: one thread that lands the queued copies in random order, some after a
+// short sleep, then counts their bytes against their barrier. The source is read when the
+// copy is issued (AddressSanitizer checks that read there).
+struct EmuJob {
+    void* dst = nullptr;
+    std::vector<unsigned char> bytes;
+    u64* bar = nullptr;
+};
+struct EmuCopyEngine {
+    std::mutex m;
+    std::vector<EmuJob> jobs;
+    bool stop = false;
+    std::mt19937 rng{12345};
+    std::thread worker;
+    EmuCopyEngine() : worker([this] { run(); }) {}
+    ~EmuCopyEngine() {
+        {
+            std::lock_guard<std::mutex> g(m);
+            stop = true;
+        }
+        worker.join();
+    }
+    void push(EmuJob job) {
+        std::lock_guard<std::mutex> g(m);
+        jobs.push_back(std::move(job));
+    }
+    void run() {
+        for (;;) {
+            EmuJob job;
+            {
+                std::lock_guard<std::mutex> g(m);
+                if (jobs.empty()) {
+                    if (stop) return;
+                } else {
+                    const size_t i = rng() % jobs.size();
+                    job = std::move(jobs[i]);
+                    jobs.erase(jobs.begin() + i);
+                }
+            }
+            if (job.bar == nullptr) {
+                std::this_thread::yield();
+                continue;
+            }
+            if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 50));
+            memcpy(job.dst, job.bytes.data(), job.bytes.size());
+            std::lock_guard<std::mutex> g(emu_mutex);
+            EmuBarrier& b = emu_barrier(job.bar);
+            b.tx -= static_cast<long long>(job.bytes.size());
+            if (b.tx < 0) {
+                fprintf(stderr, "mbarrier %p: more bytes landed than expected\n", job.bar);
+                abort();
+            }
+            if (b.pending == 0 && b.tx == 0) b.phase++, b.pending = b.count;
+        }
+    }
+};
+EmuCopyEngine emu_engine;
+
+void pipeline::bulk_copy_g2s(void* dst, const void* src, u32 bytes, u64* bar) {
+    if (reinterpret_cast<uintptr_t>(dst) % 16 || reinterpret_cast<uintptr_t>(src) % 16 ||
+        bytes % 16) {
+        fprintf(stderr, "cp.async.bulk: dst %p, src %p, %u bytes: not 16-byte aligned\n", dst,
+                src, bytes);
+        abort();
+    }
+    const unsigned char* s = static_cast<const unsigned char*>(src);
+    emu_engine.push(EmuJob{dst, std::vector<unsigned char>(s, s + bytes), bar});
+}
+
+// The emulator's tensor map: opaque[0..4] = address, row width, rows, box width, box rows.
+void pipeline::tma_load_2d(void* dst, const TensorMap* map, int x, int y, u64* bar) {
+    const float* base = reinterpret_cast<const float*>(map->opaque[0]);
+    const unsigned long long width = map->opaque[1], rows = map->opaque[2];
+    const unsigned long long box_w = map->opaque[3], box_h = map->opaque[4];
+    if (reinterpret_cast<uintptr_t>(dst) % 128 || x != 0 || box_w != width) {
+        fprintf(stderr, "TMA: dst %p, x %d: unexpected\n", dst, x);
+        abort();
+    }
+    std::vector<unsigned char> bytes(box_w * box_h * 4, 0);  // zero fill out of bounds
+    for (unsigned long long r = 0; r < box_h; ++r)
+        if (y + r < rows) memcpy(&bytes[r * box_w * 4], base + (y + r) * width, box_w * 4);
+    emu_engine.push(EmuJob{dst, std::move(bytes), bar});
+}
+
+pipeline::TensorMap emu_map{};
+void emu_prepare(const float* in, unsigned long long n) {  // as launch.tensor_map_args
+    const unsigned long long w = TILE_FLOATS < 256 ? TILE_FLOATS : 256;
+    emu_map.opaque[0] = reinterpret_cast<unsigned long long>(in);
+    emu_map.opaque[1] = w;
+    emu_map.opaque[2] = n / w;
+    emu_map.opaque[3] = w;
+    emu_map.opaque[4] = TILE_FLOATS / w;
+}
+void emu_v4(const float* in, float* out, float a, float b, unsigned long long n) {
+    stream_v4_tma(in, out, a, b, n, emu_map);
+}
+"""
+NO_HOOKS = "void emu_prepare(const float*, unsigned long long) {}\n"
 
 
 @pytest.fixture(scope="module")
@@ -632,8 +786,11 @@ def emulator_build(tmp_path_factory: pytest.TempPathFactory):
         (work / "cuda_pipeline.h").write_text(FAKE_CUDA_PIPELINE_H)
         # a dynamic shared array is an `extern` global of the emulator's
         (work / "kernel.cu").write_text(source.read_text().replace("extern __shared__", "extern"))
-        table = " ".join(f'if (name == "{k}") kernel = {k};' for k in kernels)
-        hooks = PIPELINE_HOOKS if "pipeline.cuh" in source.read_text() else ""
+        table = " ".join(
+            f'if (name == "{k}") kernel = {"emu_v4" if k == "stream_v4_tma" else k};'
+            for k in kernels
+        )
+        hooks = PIPELINE_HOOKS if "pipeline.cuh" in source.read_text() else NO_HOOKS
         main = EMULATOR.replace("KERNEL_TABLE", table).replace("PIPELINE_HOOKS", hooks)
         (work / "main.cpp").write_text(main)
         defines = [f"-DSTAGES={stages}", f"-DTILE_FLOATS={tile_floats}", "-DBLOCK_THREADS=256"]
@@ -682,8 +839,9 @@ EMU_SIZES = (0, 1, 3, 63, 64, 65, 1023, 4097, 10007)
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("stages", "tile_floats"), [(1, 64), (2, 64), (3, 64), (4, 1024), (8, 64)])
-def test_v1_and_v2_are_exact_when_run_on_the_cpu(emulator_build, stages, tile_floats) -> None:
-    kernels = ("stream_v1_sync", "stream_v2_cp_async")
+def test_the_ladder_is_exact_when_run_on_the_cpu(emulator_build, stages, tile_floats) -> None:
+    """v3 and v4 too: mbarriers and a copy engine that lands copies late and out of order."""
+    kernels = tuple(v.name for v in ladder.VERSIONS)
     binary = emulator_build(ladder.SOURCE, kernels, stages, tile_floats)
     for kernel in kernels:
         for n in EMU_SIZES:
@@ -695,6 +853,20 @@ def test_v1_and_v2_are_exact_when_run_on_the_cpu(emulator_build, stages, tile_fl
         for offsets in [(1, 0), (0, 1), (3, 2)]:  # misaligned: the plain grid-stride fallback
             run = emulate(binary, kernel, 4097, offsets=offsets)
             assert run.returncode == 0, f"{kernel} {offsets}:\n{run.stdout}{run.stderr[-3000:]}"
+
+
+@pytest.mark.slow
+def test_the_emulator_catches_a_wrong_parity(emulator_build, tmp_path: Path) -> None:
+    """The same v3 with consumers waiting for the other parity: they read stages before their
+    bytes land, and the CPU run says so (the emulation is not a rubber stamp)."""
+    text = ladder.SOURCE.read_text()
+    good = "pipeline::mbar_wait(&r.full[s], round & 1);"
+    assert text.count(good) == 1
+    broken = tmp_path / "pipeline_wrong_parity.cu"
+    broken.write_text(text.replace(good, "pipeline::mbar_wait(&r.full[s], (round + 1) & 1);"))
+    binary = emulator_build(broken, ("stream_v3_bulk",), 2, 64)
+    run = emulate(binary, "stream_v3_bulk", 4097, timeout=60)
+    assert run.returncode != 0, run.stdout
 
 
 @pytest.mark.slow

@@ -198,7 +198,7 @@ __device__ __forceinline__ Ring carve_ring() {
 constexpr u32 RING_SMEM_BYTES = 128 + STAGES * TILE_BYTES + 2 * STAGES * 8;
 static_assert(RING_SMEM_BYTES <= STAGES * TILE_BYTES + pipeline::SMEM_SLACK, "fits the slack");
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#ifdef PIPELINE_SM90
 
 // Sets up the barriers (thread 0), then makes them visible to every thread and the copy engine.
 __device__ __forceinline__ void init_ring(const Ring& r, u32 consumers) {
@@ -235,7 +235,7 @@ __device__ __forceinline__ void consume(const Ring& r, float4* __restrict__ out4
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS)
     stream_v3_bulk(const float* __restrict__ in, float* __restrict__ out, float a, float b,
                    unsigned long long n) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#ifdef PIPELINE_SM90
     if (!pipeline::aligned16(in) || !pipeline::aligned16(out)) {
         pipeline::axpb_grid_stride(in, out, a, b, n);
         return;
@@ -286,7 +286,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS)
     static_assert(TILE_BYTES % 128 == 0, "v4: TMA boxes land 128-byte aligned in the ring");
     static_assert(TMA_BOX_H >= 1 && TMA_BOX_H <= 256 && TMA_BOX_W * TMA_BOX_H == TILE_FLOATS,
                   "v4: a tile must be one box of at most 256 x 256 floats");
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#ifdef PIPELINE_SM90
     if (!pipeline::aligned16(in) || !pipeline::aligned16(out)) {
         pipeline::axpb_grid_stride(in, out, a, b, n);
         return;
