@@ -16,7 +16,8 @@ Without a GPU, :func:`compile_stream_kernel` and :func:`ptx_of` compile through 
 ``sm_80``, ``sm_90``, ...), so compile errors and the copy instructions a kernel uses can be
 checked anywhere; :func:`launch_config` is plain arithmetic on the device's properties.
 
-    from labs.lab3_pipeline.launch import compile_stream_kernel, launch_config, run_stream_kernel
+    from labs.lab3_pipeline.launch import (
+        compile_stream_kernel, device_props, launch_config, run_stream_kernel)
     kernel = compile_stream_kernel("labs/lab3_pipeline/student.cu", stages=4, tile_floats=1024)
     config = launch_config(device_props(), stages=4, tile_bytes=4096)
     run_stream_kernel(kernel, x, out, 2.0, 1.0, x.size, config)

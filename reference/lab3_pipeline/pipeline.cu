@@ -19,7 +19,7 @@
 //   Per SM       4.2 TB/s / 132 SMs = 31.8 B/ns per SM, half of it reads: 15.9 B/ns.
 //   Little's law bytes in flight = bandwidth x latency. Reads must be in flight; stores are
 //                fire-and-forget (the SM does not wait for them). With the idle DRAM latency
-//                (~350 ns) an SM needs 15.9 B/ns x 350 ns = ~5.6 KiB of reads in flight; under
+//                (~350 ns) an SM needs 15.9 B/ns x 350 ns = ~5.4 KiB of reads in flight; under
 //                load the latency grows, and bandwidth only saturated at ~24-32 KiB per SM.
 //   Tiles        TILE_BYTES = 4 KiB by default: 1024 floats, 256 float4, one per thread.
 //
