@@ -16,6 +16,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 KERNELS_DIR = Path(__file__).resolve().parent
@@ -66,17 +67,66 @@ def nvrtc_version() -> tuple[int, int] | None:
 
 def compile_only(path: str | Path, arch: str = "sm_90", extra: Sequence[str] = ()) -> bytes:
     """The CUBIN for ``arch``; raises :class:`CompileError` with NVRTC's log."""
+    path = Path(path)
+    return compile_source(path.read_text(), path.name, arch, extra).cubin
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What NVRTC made of one source: the CUBIN for ``arch`` and the PTX it was assembled from.
+
+    The PTX says which instructions the kernel really uses (``cp.async``, ``cp.async.bulk``,
+    ...) after the preprocessor and the optimiser; the CUBIN is what runs.
+    """
+
+    name: str
+    arch: str
+    options: tuple[str, ...]
+    cubin: bytes
+    ptx: str
+    log: str
+
+
+def defines(**macros: int | str) -> list[str]:
+    """``-DNAME=value`` options for NVRTC, in a stable order: ``defines(STAGES=4)``."""
+    for key in macros:
+        if not key.isidentifier():
+            raise ValueError(f"{key!r} is not a macro name")
+    return [f"-D{key}={value}" for key, value in sorted(macros.items())]
+
+
+def compile_source(
+    source: str, name: str = "kernel.cu", arch: str = "sm_90", extra: Sequence[str] = ()
+) -> Compiled:
+    """Compiles CUDA C text for ``arch`` (``sm_80``, ``sm_90``, ...); ``name`` is the file name
+    NVRTC puts in its messages (``name(line): error ...``). Raises :class:`CompileError`."""
+    return _compile_cached(source, name, arch, tuple(extra))
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_cached(source: str, name: str, arch: str, extra: tuple[str, ...]) -> Compiled:
     from cupy_backends.cuda.libs import nvrtc
 
-    path = Path(path)
-    source = path.read_text()
-    program = nvrtc.createProgram(source, path.name, [], [])
+    if not arch.startswith("sm_"):
+        raise ValueError(f"arch must be a real architecture such as sm_90, not {arch!r}")
+    options = _options(arch, extra)
+    program = nvrtc.createProgram(source, name, [], [])
     try:
         try:
-            nvrtc.compileProgram(program, _options(arch, extra))
+            nvrtc.compileProgram(program, options)
         except nvrtc.NVRTCError:
-            raise CompileError(path.name, nvrtc.getProgramLog(program)) from None
-        return nvrtc.getCUBIN(program)
+            raise CompileError(name, nvrtc.getProgramLog(program)) from None
+        ptx = nvrtc.getPTX(program)
+        if isinstance(ptx, bytes):
+            ptx = ptx.decode(errors="replace")
+        return Compiled(
+            name,
+            arch,
+            tuple(options),
+            nvrtc.getCUBIN(program),
+            ptx.rstrip("\x00"),
+            nvrtc.getProgramLog(program),
+        )
     finally:
         nvrtc.destroyProgram(program)
 
@@ -106,3 +156,19 @@ def load(path: str | Path, extra: Sequence[str] = ()):
     path = Path(path).resolve()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return _load_cached(digest, str(path), tuple(extra))
+
+
+def load_compiled(compiled: Compiled):
+    """A ``cupy.cuda.function.Module`` holding the CUBIN of ``compiled`` (built by
+    :func:`compile_source` for this device's architecture): the bytes that the compile-only
+    tests checked are the bytes that run. ``module.get_function(name)`` gives a kernel that is
+    called as ``kernel(grid, block, args, shared_mem=..., stream=...)``."""
+    from cupy.cuda import function
+
+    if compiled.arch != device_arch():
+        raise ValueError(
+            f"{compiled.name} was built for {compiled.arch}, but the device is {device_arch()}"
+        )
+    module = function.Module()
+    module.load(compiled.cubin)
+    return module
