@@ -34,7 +34,8 @@ def score(
     for item in lab.rubric:
         task_cases = [c for c in cases if c.task == item.task]
         correct = bool(task_cases) and all(c.passed for c in task_cases) and zeroed is None
-        if item.kind == "correctness":
+        kind = kind_of(lab.task(item.task))
+        if item.kind == "correctness" and not kind.scores_correctness:
             passed = sum(c.passed for c in task_cases)
             detail = zeroed or f"{passed} of {len(task_cases)} cases passed"
             points, measured = (item.points if correct else 0.0), True
@@ -49,6 +50,6 @@ def score(
                 not_measured_why=not_measured_why,
                 failure=failure,
             )
-            points, measured, detail = kind_of(lab.task(item.task)).score_item(context)
+            points, measured, detail = kind.score_item(context)
         lines.append(RubricLine(item.task, item.kind, points, item.points, measured, detail))
     return lines

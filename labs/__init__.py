@@ -26,7 +26,10 @@ LABS: dict[str, Entry] = {
     "lab0": Entry("labs.lab0_vecadd.lab", "warm-up: SAXPY with numba.cuda"),
     "lab1": Entry("labs.lab1_streams.lab", "streams and events: overlap copies with compute"),
     "lab2": Entry(
-        "labs.lab2_matmul.lab", "cache-blocked matmul: a cache simulator, a tiled kernel"
+        "labs.lab2_matmul.lab", "cache-blocked matmul: a cache simulator, a tiled GPU kernel"
+    ),
+    "lab3": Entry(
+        "labs.lab3_pipeline.lab", "TMA-style pipelining: the ring protocol, async copies"
     ),
 }
 

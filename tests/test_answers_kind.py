@@ -51,7 +51,7 @@ def test_right_answers_pass_and_a_wrong_one_names_the_call() -> None:
     assert _judge(1, right).passed
     wrong = [*right[:1], 1 - right[1], *right[2:]]
     result = _judge(1, wrong)
-    assert not result.passed and result.reason == "wrong_answer_value"
+    assert not result.passed and result.reason == "wrong_answer"
     assert "parity(i=5, stages=2) returned" in result.mismatches[0]
     assert "the answer is 0" in result.mismatches[0]
 

@@ -16,7 +16,7 @@ import importlib
 import inspect
 import math
 import numbers
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,6 @@ from grader.channel import Frame
 from grader.check import CaseResult, call_result
 from grader.kinds.base import ChildHarness, Kind, ScoreContext, Scored
 from grader.spec import AnswersTask
-from grader.verdicts import Reason
 
 MAX_ITEMS = 64  # elements of a list answer
 MAX_TEXT = 200  # characters of a text answer
@@ -66,6 +65,8 @@ def same(got: Any, expected: Any, rtol: float) -> bool:
             and len(got) == len(expected)
             and all(same(g, e, rtol) for g, e in zip(got, expected, strict=True))
         )
+    if isinstance(expected, numbers.Integral):
+        return isinstance(got, int) and not isinstance(got, bool) and got == int(expected)
     if isinstance(expected, numbers.Real):
         if isinstance(got, bool) or not isinstance(got, int | float):
             return False
@@ -85,13 +86,6 @@ class AnswersKind(Kind):
     calls_per_case = 1
     rubric_kinds = ("answers",)
     has_timing = False
-    reasons: ClassVar[dict[str, Reason]] = {
-        "wrong_answer_value": Reason(
-            "A wrong answer",
-            "Compare your answer with the question in the handout: the message shows the "
-            "arguments and what your function returned.",
-        ),
-    }
 
     def child_check(self, h: ChildHarness, task: AnswersTask, module, job, state) -> None:
         cases = job["cases"]
@@ -163,7 +157,7 @@ class AnswersKind(Kind):
             else:
                 shown.append(f"{call_text} (a hidden case) {got}")
         if wrong:
-            result.reason = "wrong_answer_value"
+            result.reason = "wrong_answer"
             result.message = f"wrong on {wrong} of {len(argument_sets)} argument sets"
             result.mismatches = shown
             return result

@@ -102,6 +102,10 @@ class Kind:
     # The child only records each call; the grader's worker re-runs the recording to check
     # (GPU) and time it (grader.replaying). A kind that replays implements worker_run.
     replays = False
+    # No Python of the student's runs at all: the grader's worker does the check and the time
+    # phases (worker_run) from the submission's files (a CUDA C source, say).
+    runs_in_worker = False
+    scores_correctness = False  # correctness is scored by score_item, not all-or-nothing
 
     # -- parent: jobs ---------------------------------------------------------------------------
 
@@ -112,6 +116,10 @@ class Kind:
     def baseline_path(self, task: Task, lab: Lab) -> Path | None:
         """A module timed in its own process alongside the reference (what speedups are over)."""
         return None
+
+    def sources(self, task: Task, submission: Path) -> dict[str, Any]:
+        """For a kind that runs in the worker: the submission's files its job carries."""
+        return {}
 
     # -- child ----------------------------------------------------------------------------------
 
