@@ -148,6 +148,11 @@ class Grader:
         # The grader's own fixtures import the reference solutions, and its worker times the
         # library ceilings they hold; a student's process never sees them.
         worker = kwargs.get("module") == "grader.worker"
+        names = [t.get("task") for t in job.get("tasks", [])]
+        kwargs.setdefault(
+            "allow_processes",
+            any(kind_of(t).starts_processes for t in self.lab.tasks if t.name in names),
+        )
         sandbox = Sandbox(
             bwrap=self.bwrap,
             hide=list(self.options.hide),
@@ -178,11 +183,13 @@ class Grader:
             )
         return self._reference
 
-    def _worker_tasks(self, names: list[str] | None = None) -> list[Any]:
+    def _worker_tasks(self, phase: str, names: list[str] | None = None) -> list[Any]:
+        """The tasks whose ``phase`` the grader's worker runs (no submission code in it)."""
+        flag = "check_in_worker" if phase == "check" else "time_in_worker"
         return [
             t
             for t in self.lab.tasks
-            if kind_of(t).runs_in_worker and (names is None or t.name in names)
+            if getattr(kind_of(t), flag) and (names is None or t.name in names)
         ]
 
     def _worker_phase(
@@ -222,7 +229,7 @@ class Grader:
         failed case for each recording refused."""
         logs = logs if logs is not None else []
         phase, refused = Phase(), []
-        in_worker = self._worker_tasks(only)
+        in_worker = self._worker_tasks("time", only)
         child_names = [n for n in only if n not in {t.name for t in in_worker}]
         if child_names:
             replayed = replaying.replaying_tasks(self.lab, child_names)
@@ -346,7 +353,7 @@ class Grader:
         static checks of its Python); the grader's worker runs those that do not; then, on a
         GPU, the worker re-runs the recorded calls of the kinds that replay."""
         fields = self._student_fields()
-        in_worker = self._worker_tasks()
+        in_worker = self._worker_tasks("check")
         python_tasks = [t.name for t in self.lab.tasks if t not in in_worker]
         phase, skipped = Phase(), []
         static = self._static_failure(submission) if python_tasks else None

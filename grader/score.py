@@ -49,6 +49,7 @@ def score(
                 measured=measured_speed,
                 not_measured_why=not_measured_why,
                 failure=failure,
+                task=lab.task(item.task),
             )
             points, measured, detail = kind.score_item(context)
         lines.append(RubricLine(item.task, item.kind, points, item.points, measured, detail))

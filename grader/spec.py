@@ -334,7 +334,83 @@ class StreamKernelTask:
         return 8 * int(params["n"])  # one float read and one written per element
 
 
-Task = KernelTask | PipelineTask | CacheTask | AnswersTask | ProtocolTask | StreamKernelTask
+@dataclass(frozen=True)
+class DistributedTask:
+    """Functions run in one process per rank under torch.distributed (lab 4 part C).
+
+    For each case (``{"world": ranks, "parts": "moe,tp"}``) the child starts PyTorch's own
+    launcher (``launcher``: a module whose ``command(submission, out, world, seed, backend,
+    parts, timeout_s)`` is the torchrun command line) inside the sandbox, and sends back what
+    every rank wrote (a JSON status and a numpy archive each). The parent rebuilds those files
+    and judges them with ``check`` ("module:function", imported only by the grader: it holds
+    the expected outputs): ``check(out_dir, seed, world, parts) -> {"ok", "reason",
+    "message"}``. ``collectives``: the task also times collectives with NCCL, which needs at
+    least two GPUs (the ``collectives`` rubric item says "not measured" with fewer).
+    """
+
+    name: str
+    title: str
+    cases: tuple[Case, ...]
+    launcher: str
+    check: str
+    backend: str = "gloo"
+    collective_timeout_s: float = 30.0  # per collective, inside the submission's group
+    run_timeout_s: float = 240.0  # one launcher run, start-up included
+    reasons: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    benchmarks: tuple[Benchmark, ...] = ()
+    kind: str = "distributed"
+
+    @property
+    def sim_cases(self) -> tuple[Case, ...]:
+        return self.cases  # gloo on the CPU: the same cases everywhere
+
+
+@dataclass(frozen=True)
+class MeasureTask:
+    """The student's own measurement, checked against the grader's in the same run (lab 4
+    part B): ``entry(**args)`` returns one number per point of the sweep (milliseconds), and
+    the grader's worker measures the same sweep itself (``measure``: "module:function" taking
+    ``**args``, returning ``{"measured", "times_ms", ...}``). ``tolerance``: how far, relative,
+    the student's median may be from the grader's at each point. ``analysis``:
+    "module:function" the parent applies to the grader's measurement for the report (the knee
+    and the predicted critical batch, from the reference model)."""
+
+    name: str
+    title: str
+    entry: str
+    args: Mapping[str, Any]
+    measure: str
+    analysis: str = ""
+    tolerance: float = 0.25
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "measure"
+
+    @property
+    def cases(self) -> tuple[Case, ...]:
+        return (Case("your sweep", {}, seed=1),)
+
+    @property
+    def sim_cases(self) -> tuple[Case, ...]:
+        return ()  # a measurement needs a GPU
+
+    @property
+    def benchmarks(self) -> tuple[Benchmark, ...]:
+        return (Benchmark("the grader's sweep", {}, seed=1),)
+
+
+Task = (
+    KernelTask
+    | PipelineTask
+    | CacheTask
+    | AnswersTask
+    | ProtocolTask
+    | StreamKernelTask
+    | DistributedTask
+    | MeasureTask
+)
 
 
 @dataclass(frozen=True)

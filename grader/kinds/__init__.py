@@ -11,12 +11,30 @@ from __future__ import annotations
 from typing import Any
 
 from grader import verdicts
-from grader.kinds import answers, cache, kernel, pipeline, protocol, stream
+from grader.kinds import (
+    answers,
+    cache,
+    distributed,
+    kernel,
+    measure,
+    pipeline,
+    protocol,
+    stream,
+)
 from grader.kinds.base import Kind
 
 KINDS: dict[str, Kind] = {
     k.name: k
-    for k in (kernel.KIND, pipeline.KIND, cache.KIND, answers.KIND, protocol.KIND, stream.KIND)
+    for k in (
+        kernel.KIND,
+        pipeline.KIND,
+        cache.KIND,
+        answers.KIND,
+        protocol.KIND,
+        stream.KIND,
+        distributed.KIND,
+        measure.KIND,
+    )
 }
 
 for _kind in KINDS.values():

@@ -26,13 +26,15 @@ from grader.kinds.base import ChildHarness, Kind, ScoreContext, Scored
 from grader.spec import AnswersTask
 
 MAX_ITEMS = 64  # elements of a list answer
+MAX_DEPTH = 2  # a list of dicts of numbers, at most
 MAX_TEXT = 200  # characters of a text answer
 MAX_SHOWN = 3
 
 
 def plain(value: Any, depth: int = 0) -> Any:
-    """``value`` as a JSON value (bool, int, float, str, or a short list of those); raises
-    TypeError with a sentence when it is something else."""
+    """``value`` as a JSON value (bool, int, float, str, or short lists and string-keyed
+    dicts of those, two levels deep at most); raises TypeError with a sentence when it is
+    something else."""
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, numbers.Integral):
@@ -41,14 +43,18 @@ def plain(value: Any, depth: int = 0) -> Any:
         return float(value)
     if isinstance(value, str):
         return value[:MAX_TEXT]
-    if isinstance(value, list | tuple | np.ndarray) and depth == 0:
+    if depth < MAX_DEPTH and isinstance(value, list | tuple | np.ndarray):
         items = list(value)
         if len(items) > MAX_ITEMS:
             raise TypeError(f"a list of {len(items)} items is longer than an answer may be")
         return [plain(item, depth + 1) for item in items]
+    if depth < MAX_DEPTH and isinstance(value, dict):
+        if len(value) > MAX_ITEMS or not all(isinstance(k, str) for k in value):
+            raise TypeError("an answer's dict must have at most 64 string keys")
+        return {k[:MAX_TEXT]: plain(v, depth + 1) for k, v in value.items()}
     raise TypeError(
-        f"returned a {type(value).__name__}; an answer is a bool, a number, a string or a "
-        "short list of those"
+        f"returned a {type(value).__name__}; an answer is a bool, a number, a string, or a "
+        "short list or dict of those"
     )
 
 
@@ -58,6 +64,12 @@ def same(got: Any, expected: Any, rtol: float) -> bool:
         return isinstance(got, bool) and got == bool(expected)
     if isinstance(expected, str):
         return isinstance(got, str) and got.strip().lower() == expected.strip().lower()
+    if isinstance(expected, dict):
+        return (
+            isinstance(got, dict)
+            and set(got) == set(expected)
+            and all(same(got[k], expected[k], rtol) for k in expected)
+        )
     if isinstance(expected, list | tuple | np.ndarray):
         expected = list(expected)
         return (

@@ -57,7 +57,8 @@ def _modules(task: StreamKernelTask) -> tuple[Any, Any, Any]:
 class StreamKind(Kind):
     name = "stream"
     calls_per_case = 1
-    runs_in_worker = True
+    check_in_worker = True
+    time_in_worker = True
     scores_correctness = True
     rubric_kinds = ("technique", "bandwidth", "speedup", "stages")
 
