@@ -120,11 +120,25 @@ def process_failure(
 
 
 def headline(
-    points: float, max_points: float, unmeasured: float, found: Failure | None, why: str
+    points: float,
+    max_points: float,
+    unmeasured: float,
+    found: Failure | None,
+    why: str,
+    rubric: list[RubricLine] = (),
 ) -> str:
+    """ "x / y points (z not measured: why): the failure" in one line. Without a reason for
+    the whole run, the reasons are the unmeasured rubric lines' own."""
     text = f"{points:g} / {max_points:g} points"
     if unmeasured:
-        text += f" ({unmeasured:g} not measured: {why})"
+        reasons = (
+            [why]
+            if why
+            else [
+                line.detail.removeprefix("not measured: ") for line in rubric if not line.measured
+            ]
+        )
+        text += f" ({unmeasured:g} not measured: {'; '.join(dict.fromkeys(reasons))})"
     if found:
         text += f": {found.title}"
     return text

@@ -44,6 +44,8 @@ def _buffer_sizes(task: Any, params: dict[str, Any], seed: int) -> dict[str, int
     """The grader's buffers a recording may name, with their sizes in bytes."""
     inputs = task.make_inputs(params, np.random.default_rng(seed))
     sizes = {f"in.{n}": v.nbytes for n, v in inputs.items() if isinstance(v, np.ndarray)}
+    # Scalar inputs a parameter may stand for (their "size" is never used for bounds).
+    sizes |= {f"scalar.{n}": 0 for n, v in inputs.items() if not isinstance(v, np.ndarray)}
     elements = int(np.prod(task.output_shape(params), dtype=np.int64))
     itemsize = np.dtype(task.output_dtype).itemsize
     sizes["out"] = (elements + 2 * devices.GUARD_ELEMENTS) * itemsize

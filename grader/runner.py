@@ -326,7 +326,7 @@ class Grader:
             max_points=self.lab.max_points,
             unmeasured_points=unmeasured,
             headline=failures.headline(
-                points, self.lab.max_points, unmeasured, failure, not_measured_why
+                points, self.lab.max_points, unmeasured, failure, not_measured_why, rubric
             ),
             next_steps=failures.next_steps(failure, rubric, self.mode, SIMULATOR_NOTE),
             rubric=rubric,
