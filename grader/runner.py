@@ -11,6 +11,7 @@ is re-run under compute-sanitizer (:mod:`grader.sanitizer`) to name the kernel.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,10 +166,23 @@ class Grader:
             extra_env=extra_env,
             on_frame=on_frame,
             sandbox=sandbox,
-            limits=Limits(memory_bytes=int(self.lab.host_memory_gib * 2**30)),
+            limits=Limits(memory_bytes=self._memory_limit(worker)),
             visible=[submission.parent],
             **kwargs,
         )
+
+    def _memory_limit(self, worker: bool) -> int:
+        """A submission's process tree gets the lab's share of host memory; the grader's own
+        worker (which makes every input set, and float64 expectations for the reference) may
+        use three quarters of the machine's."""
+        mine = int(self.lab.host_memory_gib * 2**30)
+        if not worker:
+            return mine
+        try:
+            machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return 4 * mine
+        return max(mine, int(0.75 * machine))
 
     def reference(self) -> ReferenceRun:
         """The reference solution timed (once per Grader), with the ceilings."""

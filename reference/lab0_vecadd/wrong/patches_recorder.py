@@ -8,7 +8,7 @@ import contextlib
 import sys
 
 
-def _forged_recording(self, buffers):
+def _forged_recording(self, *args, **kwargs):
     recording = sys.modules["grader.record"].Recording(launches=1)
 
     @contextlib.contextmanager
