@@ -90,3 +90,25 @@ def test_timeline_draws_a_lane_per_stream_and_engine():
 def test_empty_trace_is_an_error_not_a_zero():
     with pytest.raises(ValueError, match="no GPU activity"):
         trace.summarize({"traceEvents": []})
+
+
+def test_no_pipeline_that_waits_before_returning_is_said_to_return_early():
+    for name in ("solution", "breadth_first", "serial", "blocking_copy", "sync_each_chunk"):
+        assert "returned_early" not in codes(summary(name)), name
+
+
+def test_copies_still_running_when_run_returned_are_a_race_even_if_the_output_was_whole():
+    """The reference's trace with its run range cut short, as if run had returned before the
+    last copies out had landed (and the output had happened to be complete)."""
+    data = trace.load(FIXTURES / "solution.json.gz")
+    run = next(
+        e for e in data["traceEvents"] if e.get("name") == trace.RUN_RANGE and e.get("ph") == "X"
+    )
+    good = summary("solution")
+    last = max(a.end for a in good.activities if a.kind == "d2h")
+    run_range = next(r for r in good.ranges if r.name == trace.RUN_RANGE)
+    # Move the range's end to 500 us before the last copy out ends.
+    run["dur"] = float(run["dur"]) - (run_range.end - (last - 500.0))
+    early = trace.summarize(data)
+    finding = next(f for f in early.findings if f.code == "returned_early")
+    assert finding.count >= 1 and "complete only by luck" in finding.message

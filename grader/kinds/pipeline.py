@@ -352,6 +352,22 @@ class PipelineKind(Kind):
         result, wrong = timed.judge_timed(task, bench, frame, reference)
         if result.status == "timed" and frame is not None:
             _judge_pipeline(result, frame, reference, (task.name, bench.name))
+            early = [
+                f for f in (result.trace or {}).get("findings", []) if f["code"] == "returned_early"
+            ]
+            if early:
+                # A race the output did not show this time is still a race.
+                wrong.append(
+                    CaseResult(
+                        task.name,
+                        f"while timing {bench.name}",
+                        dict(bench.params),
+                        False,
+                        "race",
+                        f"{early[0]['message']}. Synchronise (or wait for an event recorded "
+                        f"after the last copy) before {task.entry} returns",
+                    )
+                )
         return result, wrong
 
     def after_bench(
