@@ -6,6 +6,12 @@
     4. cwb calibrate (timer against do_bench; spread of repeated gradings)
     5. the benchmarks (pytest-benchmark, tests/bench)
     6. lab 2's SGEMM ladder against cuBLAS (python -m reference.lab2_matmul.bench)
+    7. lab 3's pipeline ladder, stage sweep and latencies (python -m reference.lab3_pipeline.bench)
+
+Together these take longer than one call on the lent GPU machine may (10 minutes): run them in
+parts with ``--only`` (e.g. ``--only doctor,pytest`` then ``--only selftest --labs lab0,lab1``).
+The selftest runs in the sandbox when bubblewrap works (``cwb doctor`` says); on the lent
+machine it is unpacked from its Debian package first (docs/gpu-runs.md says how).
 
 Copy what it prints into docs/gpu-runs.md with the device and the date: that file is how
 everyone knows what has run on real hardware. ``--out DIR`` keeps the JSON and reports.
@@ -24,7 +30,7 @@ from pathlib import Path
 
 from grader.spec import ROOT
 
-STEPS = ("doctor", "pytest", "selftest", "calibrate", "bench", "lab2-bench")
+STEPS = ("doctor", "pytest", "selftest", "calibrate", "bench", "lab2-bench", "lab3-bench")
 
 
 def _step(name: str, cmd: list[str], results: list[tuple[str, int, float]]) -> None:
@@ -38,6 +44,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gpu-check")
     parser.add_argument("--skip", default="", help=f"comma-separated, of: {', '.join(STEPS)}")
+    parser.add_argument("--only", default="", help="comma-separated steps to run (the others not)")
+    parser.add_argument("--labs", default="", help="comma-separated labs for the selftest")
     parser.add_argument(
         "--selftest-timeout",
         default="lab0=20",
@@ -46,6 +54,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    if args.only:
+        skip |= set(STEPS) - set(args.only.split(","))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     py = sys.executable
@@ -61,7 +71,7 @@ def main() -> None:
         import labs
 
         limits = dict(item.split("=") for item in filter(None, args.selftest_timeout.split(",")))
-        for lab in labs.names():
+        for lab in [n for n in labs.names() if not args.labs or n in args.labs.split(",")]:
             selftest = ["selftest", lab, "--mode", "gpu", "--out", str(out / "selftest")]
             if lab in limits:
                 selftest += ["--timeout", limits[lab]]
@@ -84,6 +94,9 @@ def main() -> None:
     if "lab2-bench" not in skip:
         ladder = [py, "-m", "reference.lab2_matmul.bench", "--json", str(out / "lab2-bench.json")]
         _step("lab2-bench", ladder, results)
+    if "lab3-bench" not in skip:
+        ladder = [py, "-m", "reference.lab3_pipeline.bench", "--json", str(out / "lab3-bench.json")]
+        _step("lab3-bench", ladder, results)
     print("\n===== summary")
     for name, code, seconds in results:
         print(f"  {name:<14} {'ok' if code == 0 else f'FAILED ({code})':<12} {seconds:7.1f} s")

@@ -73,6 +73,7 @@ class Options:
     # "require": refuse to grade without it (`cwb grade`); "off": process isolation alone.
     sandbox: str = "auto"
     hide: list[Path] = field(default_factory=list)  # more folders the sandbox shows empty
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the GPU: CUDA_VISIBLE_DEVICES
 
 
 class SandboxUnavailable(RuntimeError):
@@ -144,7 +145,9 @@ class Grader:
                 device = header["device"]
                 self.device = {str(k)[:40]: v for k, v in device.items() if _scalar(v)}
 
-        extra_env = {"NUMBA_ENABLE_CUDASIM": "1"} if self.mode == "simulator" else {}
+        extra_env = dict(self.options.extra_env)
+        if self.mode == "simulator":
+            extra_env["NUMBA_ENABLE_CUDASIM"] = "1"
         submission = Path(job.get("submission", ROOT))
         # The grader's own fixtures import the reference solutions, and its worker times the
         # library ceilings they hold; a student's process never sees them.
