@@ -115,11 +115,14 @@ def plan(settings: Settings, assignments: Sequence[Assignment], regrade: bool) -
     return Batch(settings, todo, skipped)
 
 
-def grade_one(grader: Grader, settings: Settings, assignment: Assignment) -> dict[str, Any]:
+ResultsJson = Callable[[Any], dict[str, Any]]  # RunResult -> Gradescope's results.json
+
+
+def grade_one(
+    grader: Grader, settings: Settings, assignment: Assignment, results_json: ResultsJson
+) -> dict[str, Any]:
     """One student's row, its report and its Gradescope results. A failure of the grader itself
     on this submission is recorded in its row, and the batch goes on."""
-    from grader.cli import gradescope  # the CLI owns the Gradescope format
-
     out = Path(settings.out) / assignment.student
     out.mkdir(parents=True, exist_ok=True)
     row: dict[str, Any] = {
@@ -137,7 +140,7 @@ def grade_one(grader: Grader, settings: Settings, assignment: Assignment) -> dic
     try:
         result = grader.grade(Path(assignment.submission), student=assignment.student, graded=True)
         html, _ = write_report(result, out, grader.lab.name)
-        (out / "results.json").write_text(json.dumps(gradescope(result), indent=2))
+        (out / "results.json").write_text(json.dumps(results_json(result), indent=2))
         row.update(
             points=result.points,
             not_measured=result.unmeasured_points,
@@ -157,17 +160,21 @@ def grade_one(grader: Grader, settings: Settings, assignment: Assignment) -> dic
 
 
 def grade_chunk(
-    settings: Settings, assignments: Sequence[Assignment], device: int | None = None
+    settings: Settings,
+    assignments: Sequence[Assignment],
+    results_json: ResultsJson,
+    device: int | None = None,
 ) -> list[dict[str, Any]]:
     """A worker's share, graded in order by one Grader (the reference timed once, on its
     device). What a submitit job runs."""
     grader = Grader(labs.get(settings.lab), options(settings, device), QuietProgress())
-    return [grade_one(grader, settings, a) for a in assignments]
+    return [grade_one(grader, settings, a, results_json) for a in assignments]
 
 
 def run_local(
     batch: Batch,
     devices: Sequence[int | None],
+    results_json: ResultsJson,
     on_row: Callable[[dict[str, Any], int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """One thread per device, each with its own Grader pinned to its device, taking the next
@@ -189,7 +196,7 @@ def run_local(
                     assignment = todo.get_nowait()
                 except queue.Empty:
                     return
-                row = grade_one(grader, batch.settings, assignment)
+                row = grade_one(grader, batch.settings, assignment, results_json)
                 with lock:
                     rows.append(row)
                     if on_row:
@@ -212,6 +219,7 @@ def run_submitit(
     jobs: int,
     cluster: str | None,
     parameters: dict[str, Any],
+    results_json: ResultsJson,
     on_row: Callable[[dict[str, Any], int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """The class in ``jobs`` chunks, one submitit job each (a Slurm job array on a cluster,
@@ -223,7 +231,10 @@ def run_submitit(
     folder = Path(batch.settings.out) / "submitit" / "%j"
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     executor.update_parameters(**parameters)
-    submitted = executor.map_array(grade_chunk, [batch.settings] * len(chunks), chunks)
+    count = len(chunks)
+    submitted = executor.map_array(
+        grade_chunk, [batch.settings] * count, chunks, [results_json] * count
+    )
     rows: list[dict[str, Any]] = []
     for job in submitted:
         for row in job.result():

@@ -10,8 +10,6 @@ cwb calibrate                     on a GPU: the timer against do_bench, and grad
 
 from __future__ import annotations
 
-import csv
-import json
 import secrets
 import shutil
 import subprocess
@@ -24,12 +22,13 @@ from rich.markup import escape
 from rich.table import Table
 
 import labs
+from grader import batch
+from grader.probe import gpu_count, resolve_mode
 from grader.progress import RichProgress
 from grader.report import write_report
 from grader.results import RunResult
-from grader.runner import Grader, Options, SandboxUnavailable
+from grader.runner import Grader, Options, QuietProgress, SandboxUnavailable
 from grader.spec import ROOT, Lab
-from grader.timing import StopRule
 
 console = Console()
 MODES = click.Choice(["auto", "gpu", "simulator"])
@@ -161,10 +160,35 @@ def _find_submission(path: Path, lab: Lab) -> Path:
 @click.argument("lab_name", metavar="LAB")
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="default: reports/grades/LAB")
-@click.option("--secret", envvar="CWB_SECRET", help="mixed into every seed (default: random)")
+@click.option(
+    "--secret",
+    envvar="CWB_SECRET",
+    help="mixed into every seed (default: the one stored in OUT/batch.json, else random)",
+)
 @click.option("--samples", type=int, default=50, show_default=True, help="timed samples each")
 @click.option("--mode", type=MODES, default="auto", show_default=True)
 @click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
+@click.option(
+    "--gpus",
+    default="all",
+    show_default=True,
+    help="GPUs to grade on, one grader each: 'all', a count, or a list like 0,2,3",
+)
+@click.option(
+    "--workers",
+    type=int,
+    help="graders at once without a GPU (default: 1; with GPUs, one per GPU)",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "slurm"]),
+    default="local",
+    show_default=True,
+    help="slurm: chunks of the class as a Slurm job array through submitit",
+)
+@click.option("--jobs", type=int, default=8, show_default=True, help="Slurm jobs (with slurm)")
+@click.option("--partition", help="Slurm partition (with slurm)")
+@click.option("--regrade", is_flag=True, help="grade again students already graded in OUT")
 @click.option(
     "--no-sandbox",
     is_flag=True,
@@ -178,44 +202,101 @@ def grade(
     samples: int,
     mode: str,
     timeout: float | None,
+    gpus: str,
+    workers: int | None,
+    executor: str,
+    jobs: int,
+    partition: str | None,
+    regrade: bool,
     no_sandbox: bool,
 ) -> None:
     """Grade many SUBMISSIONS (files, or folders holding student.py) of LAB.
 
-    Each gets a fresh process, the same secret seeds and a fixed number of timed samples; one
-    failure never stops the batch. Writes a report per student, gradebook.csv, and a Gradescope
-    results.json per student.
+    Each gets fresh processes, the same secret seeds and a fixed number of timed samples; one
+    failure never stops the batch. Writes a report and a Gradescope results.json per student,
+    and gradebook.csv. With several GPUs, one grader per GPU takes submissions from a shared
+    queue. Run it again to resume: students already graded in OUT are skipped (--regrade to
+    grade them again, with the same stored secret).
     """
     lab = _lab(lab_name)
     out = (out or ROOT / "reports" / "grades" / lab.name).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    names = _student_names(submissions, lab)
     # Every student's process sees neither the batch's output nor the other submissions.
     folders = {
         Path(s).resolve().parent if Path(s).is_file() else Path(s).resolve() for s in submissions
     }
-    hide = [out, *{f.parent for f in folders}]
-    options = _options(
-        mode,
-        timeout,
-        secret=secret or secrets.token_hex(16),
-        stop_rule=StopRule(fixed=samples),
+    settings = batch.Settings(
+        lab=lab.name,
+        out=str(out),
+        secret=secret or batch.stored_secret(out) or secrets.token_hex(16),
+        samples=samples,
+        mode=mode,
         sandbox="off" if no_sandbox else "require",
-        hide=hide,
+        timeout_s=timeout,
+        hide=tuple(str(p) for p in [out, *{f.parent for f in folders}]),
     )
-    rows = []
-    names = _student_names(submissions, lab)
-    with RichProgress() as progress:
-        grader = _grader(lab, options, progress)
-        for index, (given, name) in enumerate(zip(submissions, names, strict=True), 1):
-            progress.prefix = f"[{index}/{len(submissions)}] {escape(name)}: "
-            row = _grade_one(grader, lab, given, name, out)
-            rows.append(row)
-            console.print(f"{escape(name)}: {escape(row['headline'])}")
-    with open(out / "gradebook.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "headline"])
-        writer.writeheader()
-        writer.writerows({k: v for k, v in row.items() if k != "headline"} for row in rows)
-    console.print(f"Gradebook: {out / 'gradebook.csv'}  (containment: {grader.containment})")
+    if not no_sandbox and executor == "local":
+        _grader(lab, batch.options(settings, None), QuietProgress())  # fails early, clearly
+    assignments = [
+        batch.Assignment(str(_find_submission(given, lab)), name)
+        for given, name in zip(submissions, names, strict=True)
+    ]
+    plan = batch.plan(settings, assignments, regrade)
+    batch.store(settings)
+    if plan.skipped:
+        console.print(
+            f"{len(plan.skipped)} already graded in {out} (kept; --regrade to grade them again)"
+        )
+
+    def shown(row: dict, done: int, total: int) -> None:
+        console.print(f"[{done}/{total}] {escape(row['student'])}: {escape(row['headline'])}")
+
+    if plan.assignments and executor == "slurm":
+        parameters = {"timeout_min": 60 * 4, "gpus_per_node": 1, "slurm_partition": partition}
+        batch.run_submitit(
+            plan,
+            jobs,
+            None,
+            {k: v for k, v in parameters.items() if v is not None},
+            gradescope,
+            shown,
+        )
+    elif plan.assignments:
+        devices = _devices(gpus, workers, settings)
+        console.print(
+            f"Grading {len(plan.assignments)} submissions with {len(devices)} grader(s)"
+            + (f" on GPUs {', '.join(str(d) for d in devices)}" if devices[0] is not None else "")
+        )
+        batch.run_local(plan, devices, gradescope, shown)
+    path = batch.gradebook(settings, names)
+    containment = "none (--no-sandbox)" if no_sandbox else "bubblewrap"
+    console.print(f"Gradebook: {path}  (containment: {containment})")
+
+
+def _devices(gpus: str, workers: int | None, settings: batch.Settings) -> list[int | None]:
+    """The GPU each local grader is pinned to (None: no GPU, or the simulator)."""
+    count = gpu_count() if resolve_mode(settings.mode) == "gpu" else 0
+    if count == 0:
+        # Without a sandbox the graders' processes are told apart by the grader's subreaper,
+        # which one grader at a time can do safely.
+        return [None] * (1 if settings.sandbox == "off" else max(1, workers or 1))
+    if gpus == "all":
+        chosen = list(range(count))
+    elif gpus.isdigit():
+        chosen = list(range(min(int(gpus), count)))
+    else:
+        try:
+            chosen = [int(g) for g in gpus.split(",") if g.strip()]
+        except ValueError:
+            raise click.BadParameter(f"--gpus {gpus!r}: 'all', a count or a list") from None
+        missing = [g for g in chosen if not 0 <= g < count]
+        if missing:
+            raise click.BadParameter(f"--gpus: this machine has GPUs 0..{count - 1}")
+    if not chosen:
+        raise click.BadParameter("--gpus: no GPU chosen")
+    if settings.sandbox == "off":
+        return chosen[:1]
+    return chosen * max(1, (workers or len(chosen)) // len(chosen))
 
 
 def _student_names(submissions: tuple[Path, ...], lab: Lab) -> list[str]:
@@ -232,42 +313,6 @@ def _student_names(submissions: tuple[Path, ...], lab: Lab) -> list[str]:
             name, k = f"{base}-{k}", k + 1
         names.append(name)
     return names
-
-
-def _grade_one(grader: Grader, lab: Lab, given: Path, name: str, out: Path) -> dict:
-    """One student's row of the gradebook. A failure of the grader itself on this submission
-    is recorded in its row, and the batch goes on."""
-    row = {
-        "student": name,
-        "points": 0.0,
-        "max_points": lab.max_points,
-        "not_measured": 0.0,
-        "failure": "",
-        "flags": "",
-        "report": "",
-        "sandbox": "bubblewrap" if grader.bwrap else "none (--no-sandbox)",
-        "headline": "",
-    }
-    try:
-        result = grader.grade(_find_submission(given, lab), student=name, graded=True)
-        html, _ = write_report(result, out / name, lab.name)
-        (out / name / "results.json").write_text(json.dumps(gradescope(result), indent=2))
-    except Exception as exc:  # the grader's own fault: say so, keep grading the class
-        row.update(
-            failure="infrastructure",
-            flags=f"the grader failed on this submission: {type(exc).__name__}: {exc}"[:500],
-            headline=f"not graded: the grader failed ({type(exc).__name__})",
-        )
-        return row
-    row.update(
-        points=result.points,
-        not_measured=result.unmeasured_points,
-        failure=result.failure.reason if result.failure else "",
-        flags=" | ".join(result.flags),
-        report=str(html.relative_to(out)),
-        headline=result.headline,
-    )
-    return row
 
 
 def gradescope(result: RunResult) -> dict:
