@@ -53,8 +53,8 @@ def _summary(result: RunResult) -> None:
     for column in ("task", "item", "points", "how"):
         table.add_column(column)
     for line in result.rubric:
-        points = f"{line.points:g}" if line.measured else "-"
-        table.add_row(line.task, line.kind, f"{points} / {line.max_points:g}", escape(line.detail))
+        how = escape(line.detail) if line.status == "scored" else f"[dim]{escape(line.detail)}[/]"
+        table.add_row(line.task, line.kind, f"{line.shown_points} / {line.max_points:g}", how)
     console.print(table)
     failing = [c for c in result.cases if not c.passed and c.reason != "not_run"]
     if result.failure is not None and not failing:

@@ -5,6 +5,10 @@ rubric item is scored by its task's kind (:mod:`grader.kinds`), with the same gr
 points beyond correctness need a correct task and, where they come from timings, a measurement
 (under the simulator they are "not measured", never guessed); a cheating or interfering failure
 (``Reason.zero_all``) withholds everything.
+
+Each line says which of those it is (``RubricLine.status``): an item whose task is not correct
+is "not counted: correctness first", whatever the mode, rather than a 0 that reads like a slow
+kernel; the points are the same 0 either way.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from __future__ import annotations
 from grader.check import CaseResult
 from grader.kinds import kind_of
 from grader.kinds.base import ScoreContext
-from grader.results import BenchResult, Failure, RubricLine
-from grader.spec import Lab
+from grader.results import NOT_COUNTED, BenchResult, Failure, RubricLine
+from grader.spec import Lab, RubricItem
 from grader.verdicts import reason
 
 
@@ -50,5 +54,23 @@ def score(
                 failure=failure,
             )
             points, measured, detail = kind_of(lab.task(item.task)).score_item(context)
+            waits = _waits_for_correctness(lab, item.task) and zeroed is None
+            if waits and not correct and measured and points == 0:
+                lines.append(_not_counted(item, task_cases))
+                continue
         lines.append(RubricLine(item.task, item.kind, points, item.points, measured, detail))
     return lines
+
+
+def _waits_for_correctness(lab: Lab, task: str) -> bool:
+    """Whether the task has a correctness item, which its other items wait for."""
+    return any(i.task == task and i.kind == "correctness" for i in lab.rubric)
+
+
+def _not_counted(item: RubricItem, cases: list[CaseResult]) -> RubricLine:
+    passed = sum(c.passed for c in cases)
+    detail = (
+        f"not counted: correctness first ({item.task}: {passed} of {len(cases)} cases passed; "
+        f"{item.kind} points count once every case passes)"
+    )
+    return RubricLine(item.task, item.kind, 0.0, item.points, True, detail, NOT_COUNTED)
