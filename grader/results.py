@@ -133,6 +133,39 @@ class RunResult:
         """Points of items that count only once their task is correct, which it is not."""
         return sum(line.max_points for line in self.rubric if line.status == NOT_COUNTED)
 
+    def speed_figures(self) -> list[tuple[str, float]]:
+        """Each timed task's speed as its rubric rates it, for a leaderboard: the geometric mean
+        over its benchmarks of its share of the library ceiling timed in the same run (where
+        there is one), else its speed-up over the serial baseline (pipelines), else over the
+        reference. Only a task whose every item was scored and none of whose benchmarks was
+        flagged has one: a leaderboard never shows a number a person has yet to look at."""
+        figures = []
+        for task in dict.fromkeys(b.task for b in self.benches):
+            lines = [x for x in self.rubric if x.task == task and x.kind != "correctness"]
+            benches = [b for b in self.benches if b.task == task]
+            if not lines or any(x.status != SCORED for x in lines):
+                continue
+            if any(b.status != "timed" or b.flags for b in benches):
+                continue
+            for name, ratios, scale in (
+                (
+                    f"{task}: % of {benches[0].library_name or 'the library'}",
+                    [b.share_of_library for b in benches],
+                    100.0,
+                ),
+                (
+                    f"{task}: speed-up over the serial baseline",
+                    [b.baseline_speedup for b in benches],
+                    1.0,
+                ),
+                (f"{task}: speed-up over the reference", [b.speedup for b in benches], 1.0),
+            ):
+                if all(r is not None and math.isfinite(r) and r > 0 for r in ratios):
+                    mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+                    figures.append((name, round(scale * mean, 4)))
+                    break
+        return figures
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for case, row in zip(self.cases, data["cases"], strict=True):
