@@ -217,7 +217,7 @@ def strip_chart(
         return ""
     lo, hi = min(finite), max(finite)
     span = (hi - lo) or max(hi, 1e-12) * 0.1
-    lo, hi = lo - 0.05 * span, hi + 0.05 * span
+    lo, hi = (max(lo - 0.05 * span, 0.0) if lo >= 0 else lo - 0.05 * span), hi + 0.05 * span
     labels = [f"{label} (n={len(samples)})" for label, samples, _ in series]
     label_w = min(max(text_width(t) for t in labels) + 16, width * 0.35)
     ticks = _ticks(lo, hi, 5)
@@ -431,7 +431,7 @@ def roofline_chart(
     x_hi = 10 ** math.ceil(math.log10(max([p.intensity for p in pts] + [ridge]) * 4))
     y_hi = 10 ** math.ceil(math.log10(peak_flops_per_s * 1.5))
     y_lo = 10 ** math.floor(math.log10(min(p.flops_per_s for p in pts) / 4))
-    y_lo = min(y_lo, bandwidth_bytes_per_s * x_lo)
+    y_lo = min(y_lo, 10 ** math.floor(math.log10(bandwidth_bytes_per_s * x_lo)))  # a decade
     y_ticks = []
     decade = y_lo
     while decade <= y_hi * 1.001:
@@ -460,7 +460,7 @@ def roofline_chart(
     )
     for v, text in x_ticks:
         out.append(
-            f'<text x="{x(v):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{text}</text>'
+            f'<text x="{x(v):.1f}" y="{top + plot_h + 20}" text-anchor="middle">{text}</text>'
         )
     for v, text in y_ticks:
         out.append(f'<text x="{left - 6:.1f}" y="{y(v) + 4:.1f}" text-anchor="end">{text}</text>')
