@@ -234,6 +234,14 @@ def awkward_charts() -> str:
             "cuBLAS 51.0 TFLOP/s",
         ),
     ]
+    waves = trace.summarize(trace.load(ROOT / "tests/fixtures/lab1/breadth_first.json.gz"))
+    crowded = timeline(waves)
+    start = min(a[2] for a in crowded["activities"])
+    crowded["ranges"] = [  # many short ranges with long names, some nested
+        [f"stage {i}: copy chunk {i} to the device and run it", start + 90 * i, start + 90 * i + 70]
+        for i in range(40)
+    ] + [["the whole pipeline, from the first copy to the last", start, start + 3600]]
+    svgs.append(charts.timeline_chart(crowded, "A timeline with many named ranges " * 3))
     body = "\n".join(f"<div>{svg}</div>" for svg in svgs if svg)
     return (
         '<!doctype html><html><head><meta charset="utf-8"><style>body{max-width:980px;'
