@@ -34,7 +34,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         browser.chromium() is None,
-        reason="needs Chromium to lay the reports out: none on PATH (apt-get install chromium, "
+        reason="needs Chromium to lay the reports out: none found (apt-get install chromium, "
         "or set CWB_CHROMIUM to its path)",
     ),
 ]
