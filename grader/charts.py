@@ -515,3 +515,93 @@ def roofline_chart(
         out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">{escape(text)}</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+def line_chart(
+    series: Sequence[tuple[str, Sequence[float], Sequence[float], str]],
+    x_label: str,
+    y_label: str,
+    title: str,
+    ceiling: float | None = None,
+    ceiling_label: str = "",
+    width: int = 720,
+    height: int = 360,
+) -> str:
+    """Lines on linear axes, one per (label, xs, ys, colour), with a legend below the plot and
+    an optional horizontal ceiling (the device copy, say). Points with y <= 0 are left out."""
+    drawn = [
+        (label, [(x, y) for x, y in zip(xs, ys, strict=False) if y > 0], colour)
+        for label, xs, ys, colour in series
+    ]
+    drawn = [d for d in drawn if d[1]]
+    if not drawn:
+        return ""
+    left, right, top = 70, 20, 34
+    legend_h = 18 * len(drawn) + (18 if ceiling else 0)
+    bottom = 46 + legend_h
+    xs = [x for _, pts, _ in drawn for x, _ in pts]
+    ys = [y for _, pts, _ in drawn for _, y in pts] + ([ceiling] if ceiling else [])
+    x_lo, x_hi = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+    y_hi = max(ys) * 1.1
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(v: float) -> float:
+        return left + plot_w * (v - x_lo) / (x_hi - x_lo)
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - v / y_hi)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" {FONT}>',
+        f'<text x="0" y="16" font-weight="600">{escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        'stroke="#cbd5e0"/>',
+    ]
+    for tick in sorted(set(xs)):
+        out.append(
+            f'<text x="{x(tick):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{tick:g}</text>'
+        )
+    for k in range(5):
+        value = y_hi * k / 4
+        out.append(
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{_fmt(value)}</text>'
+        )
+    out.append(
+        f'<text x="{left + plot_w / 2}" y="{top + plot_h + 34}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+    )
+    out.append(
+        f'<text x="14" y="{top + plot_h / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {top + plot_h / 2})">{escape(y_label)}</text>'
+    )
+    legend_y = top + plot_h + 52
+    if ceiling:
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(ceiling):.1f}" y2="{y(ceiling):.1f}" '
+            f'stroke="{CEILING}" stroke-dasharray="6 4"/>'
+        )
+        out.append(
+            f'<line x1="{left}" x2="{left + 24}" y1="{legend_y - 4}" y2="{legend_y - 4}" '
+            f'stroke="{CEILING}" stroke-dasharray="6 4"/>'
+        )
+        out.append(
+            f'<text x="{left + 30}" y="{legend_y}">{escape(ceiling_label)} {_fmt(ceiling)}</text>'
+        )
+        legend_y += 18
+    for label, pts, colour in drawn:
+        path = " ".join(f"{x(px):.1f},{y(py):.1f}" for px, py in pts)
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        for px, py in pts:
+            out.append(
+                f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="3.5" fill="{colour}"><title>'
+                f"{escape(label)}: {_fmt(py)} at {px:g}</title></circle>"
+            )
+        out.append(
+            f'<line x1="{left}" x2="{left + 24}" y1="{legend_y - 4}" y2="{legend_y - 4}" '
+            f'stroke="{colour}" stroke-width="2"/>'
+        )
+        out.append(f'<text x="{left + 30}" y="{legend_y}">{escape(label)}</text>')
+        legend_y += 18
+    out.append("</svg>")
+    return "\n".join(out)

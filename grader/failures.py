@@ -12,7 +12,7 @@ from typing import Any
 from grader import verdicts
 from grader.check import CHILD_REASONS, CaseResult
 from grader.results import Failure, RubricLine
-from grader.sandbox import ChildOutcome
+from grader.sandbox import ChildOutcome, Phase
 
 
 def failure(
@@ -20,22 +20,37 @@ def failure(
     message: str,
     traceback: str = "",
     fields: Mapping[str, str] | None = None,
-    hints: Mapping[str, str] | None = None,
+    task: Any = None,
 ) -> Failure:
-    """A failure for reason ``code``; ``hints`` (a task's) override the generic hint."""
-    r = verdicts.reason(code)
-    hint = (hints or {}).get(code) or verdicts.hint(code, **(fields or {}))
-    return Failure(reason=code, title=r.title, message=message, hint=hint, traceback=traceback)
+    """A failure for reason ``code``. A task's own ``reasons`` (code -> (title, hint)) name
+    the codes only it produces; its ``hints`` override the generic hint for a code."""
+    own = getattr(task, "reasons", {}) or {}
+    title, hint = own.get(code, (verdicts.reason(code).title, ""))
+    hint = (getattr(task, "hints", {}) or {}).get(code) or hint
+    hint = hint or verdicts.hint(code, **(fields or {}))
+    return Failure(reason=code, title=title, message=message, hint=hint, traceback=traceback)
 
 
 def not_run(task_name: str, case: dict[str, Any], why: str) -> CaseResult:
     return CaseResult(task_name, case["name"], case["params"], False, "not_run", f"not run: {why}")
 
 
-def outcome_problem(outcome: ChildOutcome) -> str | None:
+def outcome_problem(outcome: ChildOutcome | Phase) -> str | None:
     """A process failure as one line (for the reference's and the baseline's runs)."""
-    found = process_failure(outcome, "running")
+    found = phase_failure(outcome, "running")
     return f"{found.title}: {found.message}" if found else None
+
+
+def phase_failure(
+    phase: ChildOutcome | Phase, doing: str, fields: Mapping[str, str] | None = None
+) -> Failure | None:
+    """The first failure of any of a phase's processes, in the order they ran."""
+    outcomes = phase.outcomes if isinstance(phase, Phase) else [phase]
+    for outcome in outcomes:
+        found = process_failure(outcome, doing, fields)
+        if found is not None:
+            return found
+    return None
 
 
 def process_failure(
@@ -105,11 +120,25 @@ def process_failure(
 
 
 def headline(
-    points: float, max_points: float, unmeasured: float, found: Failure | None, why: str
+    points: float,
+    max_points: float,
+    unmeasured: float,
+    found: Failure | None,
+    why: str,
+    rubric: list[RubricLine] = (),
 ) -> str:
+    """ "x / y points (z not measured: why): the failure" in one line. Without a reason for
+    the whole run, the reasons are the unmeasured rubric lines' own."""
     text = f"{points:g} / {max_points:g} points"
     if unmeasured:
-        text += f" ({unmeasured:g} not measured: {why})"
+        reasons = (
+            [why]
+            if why
+            else [
+                line.detail.removeprefix("not measured: ") for line in rubric if not line.measured
+            ]
+        )
+        text += f" ({unmeasured:g} not measured: {'; '.join(dict.fromkeys(reasons))})"
     if found:
         text += f": {found.title}"
     return text

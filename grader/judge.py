@@ -15,16 +15,17 @@ from grader.jobs import case_jobs
 from grader.kinds import kind_of
 from grader.kinds.base import ReferenceRun
 from grader.results import BenchResult, Failure
-from grader.sandbox import ChildOutcome
+from grader.sandbox import Phase
 from grader.spec import Lab
 
 
 def judge_check(
     lab: Lab,
-    outcome: ChildOutcome,
+    outcome: Phase,
     mode: str,
     secret: str | None,
     fields: Mapping[str, str],
+    only: list[str] | None = None,
 ) -> tuple[list[CaseResult], Failure | None]:
     """Every case of every task, judged from the check phase's frames; and the failure, if any.
 
@@ -34,9 +35,11 @@ def judge_check(
         (f.header.get("task"), f.header.get("case"), f.header.get("call")): f
         for f in outcome.of_type("case")
     }
-    failure = failures.process_failure(outcome, "checking", fields)
+    failure = failures.phase_failure(outcome, "checking", fields)
     results: list[CaseResult] = []
     for task in lab.tasks:
+        if only is not None and task.name not in only:
+            continue
         kind = kind_of(task)
         for case in case_jobs(task, mode, secret):
             result = None
@@ -84,7 +87,7 @@ def first_failure(lab: Lab, results: list[CaseResult], fields: Mapping[str, str]
             f"{first.case}: {first.message}",
             traceback=first.traceback,
             fields=fields,
-            hints=lab.task(first.task).hints,
+            task=lab.task(first.task),
         )
     if any(r.reason == "not_run" for r in results):
         return failures.failure("no_result", "the run stopped before every case had run")
@@ -92,10 +95,10 @@ def first_failure(lab: Lab, results: list[CaseResult], fields: Mapping[str, str]
 
 
 def judge_time(
-    lab: Lab, outcome: ChildOutcome, reference: ReferenceRun, timed_tasks: list[str]
+    lab: Lab, outcome: Phase, reference: ReferenceRun, timed_tasks: list[str]
 ) -> tuple[list[BenchResult], Failure | None, list[CaseResult], dict[tuple[str, str], object]]:
     """Every benchmark of the timed tasks: (results, failure, wrong-while-timed cases, frames)."""
-    failure = failures.process_failure(outcome, "timing")
+    failure = failures.phase_failure(outcome, "timing")
     frames = {(f.header.get("task"), f.header.get("bench")): f for f in outcome.of_type("bench")}
     results: list[BenchResult] = []
     extra_cases: list[CaseResult] = []

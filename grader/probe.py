@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -23,6 +24,16 @@ def gpu_available() -> bool:
     except subprocess.TimeoutExpired:
         return False
     return out.returncode == 0 and out.stdout.strip().isdigit() and int(out.stdout) > 0
+
+
+@functools.cache
+def gpu_count() -> int:
+    """How many CUDA devices answer (asked once, in a throw-away process)."""
+    if not gpu_available():
+        return 0
+    probe = "import cupy; print(cupy.cuda.runtime.getDeviceCount())"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    return int(out.stdout) if out.returncode == 0 and out.stdout.strip().isdigit() else 0
 
 
 def resolve_mode(mode: str) -> str:

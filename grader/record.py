@@ -74,6 +74,22 @@ class Recording:
         return out
 
 
+SCALAR_ENCODINGS = ("float32", "float64", "int32", "int64")
+
+
+def _encode(value: Any, encoding: str) -> bytes | None:
+    """``value`` as a kernel parameter of ``encoding``'s type, or None if it is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if encoding.startswith("int"):
+        if not number.is_integer():
+            return None
+        return np.array(int(number), dtype=encoding).tobytes()
+    return np.array(number, dtype=encoding).tobytes()
+
+
 class Recorder:
     """Installs itself around numba's launch path and its memory operations (GPU), or around
     the simulator's kernels (launch counting only)."""
@@ -81,6 +97,7 @@ class Recorder:
     def __init__(self) -> None:
         self._active: Recording | None = None
         self._buffers: dict[str, tuple[int, int]] = {}
+        self._scalars: dict[tuple[str, str], bytes] = {}
         self._scratch_by_base: dict[int, int] = {}
         self._snapshot_bytes = 0
         self._local = threading.local()
@@ -160,10 +177,20 @@ class Recorder:
     # -- recording ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def recording(self, buffers: dict[str, tuple[int, int]]) -> Iterator[Recording]:
-        """Record one call; ``buffers``: the grader's device buffers, name -> (pointer, bytes)."""
+    def recording(
+        self, buffers: dict[str, tuple[int, int]], scalars: dict[str, Any] | None = None
+    ) -> Iterator[Recording]:
+        """Record one call; ``buffers``: the grader's device buffers, name -> (pointer, bytes);
+        ``scalars``: the call's scalar inputs, name -> value (a kernel parameter that holds
+        one, as float32, float64, int32 or int64, is recorded as that input, not its value)."""
         recording = Recording()
         self._buffers = dict(buffers)
+        self._scalars = {
+            (encoding, name): _encode(value, encoding)
+            for name, value in (scalars or {}).items()
+            for encoding in SCALAR_ENCODINGS
+            if _encode(value, encoding) is not None
+        }
         self._scratch_by_base = {}
         self._snapshot_bytes = 0
         self._active = recording
@@ -243,6 +270,9 @@ class Recorder:
         else:
             self._fail(f"a kernel parameter of type {type(value).__name__} cannot be replayed")
             return {"size": 0, "hex": ""}
+        for (encoding, name), encoded in self._scalars.items():
+            if raw[: len(encoded)] == encoded and raw[len(encoded) :].strip(b"\0") == b"":
+                return {"size": size, "input": name, "as": encoding}
         return {"size": size, "hex": raw.hex()}
 
     def _record_launch(self, launch: tuple, kernelargs: tuple) -> None:
@@ -251,7 +281,9 @@ class Recorder:
         self._active.launches += 1
         try:
             library = kernel._codelibrary
-            cubin = bytes(library.get_cubin())
+            code = library.get_cubin()
+            # numba-cuda 0.30 hands back cuda.core's ObjectCode; older ones, the bytes.
+            cubin = bytes(getattr(code, "code", code))
             entry = str(library._entry_name)
         except Exception as exc:  # an unusual kernel (linked external code, LTO)
             self._fail(f"the compiled code of a kernel could not be read: {exc}")

@@ -20,12 +20,17 @@ from typing import Any
 import numpy as np
 
 from grader.devices import GUARD_ELEMENTS, Arrays
-from grader.record import MAX_MODULE_BYTES, MAX_OPS, MAX_PARAM_BYTES, MAX_SCRATCH_BYTES
+from grader.record import (
+    MAX_MODULE_BYTES,
+    MAX_OPS,
+    MAX_PARAM_BYTES,
+    MAX_SCRATCH_BYTES,
+    SCALAR_ENCODINGS,
+    _encode,
+)
 
 # Names of library kernels: a recording naming one is not the student's kernel, however it came.
 LIBRARY_KERNEL = re.compile(r"gemm|cublas|cutlass|cudnn|xmma|cutensor|cub::|thrust", re.I)
-# numba mangles a kernel's name with this prefix: every kernel numba compiled carries it.
-NUMBA_KERNEL = re.compile(r"cudapy")
 MAX_GRID = (2**31 - 1, 65535, 65535)
 MAX_BLOCK = (1024, 1024, 64)
 MAX_SHARED = 227 * 1024  # Hopper's largest dynamic shared memory per block
@@ -47,7 +52,7 @@ def _where(where: Any, buffers: dict[str, int], scratch: list[int], size: int) -
     if not isinstance(where, dict):
         raise RecordingError("an operation's address is malformed")
     if "buffer" in where:
-        if where["buffer"] not in buffers:
+        if where["buffer"] not in buffers or str(where["buffer"]).startswith("scalar."):
             raise RecordingError(f"an operation names an unknown buffer {where['buffer']!r}")
         limit = buffers[where["buffer"]]
     elif "scratch" in where:
@@ -60,13 +65,10 @@ def _where(where: Any, buffers: dict[str, int], scratch: list[int], size: int) -
         raise RecordingError("an operation reaches past the end of its buffer")
 
 
-def check_recording(
-    header: Any, arrays: dict[str, np.ndarray], buffers: dict[str, int], numba: bool = True
-) -> None:
+def check_recording(header: Any, arrays: dict[str, np.ndarray], buffers: dict[str, int]) -> None:
     """Raise RecordingError unless ``header`` (a recording's) is one the replay can run safely.
 
-    ``buffers``: the grader's buffers the recording may name, with their sizes in bytes;
-    ``numba``: every kernel must be one numba compiled (its mangled name says so).
+    ``buffers``: the grader's buffers the recording may name, with their sizes in bytes.
     """
     if not isinstance(header, dict):
         raise RecordingError("the recording is not an object")
@@ -90,7 +92,7 @@ def check_recording(
             raise RecordingError("an operation is not an object")
         kind = op.get("op")
         if kind == "launch":
-            _check_launch(op, arrays, buffers, sizes, numba)
+            _check_launch(op, arrays, buffers, sizes)
         elif kind == "memset":
             size = _int(op.get("size"), 0, 1 << 40, "a memset's size")
             _int(op.get("value"), 0, 255, "a memset's value")
@@ -103,7 +105,7 @@ def check_recording(
             raise RecordingError(f"unknown operation {kind!r}")
 
 
-def _check_launch(op, arrays, buffers, scratch, numba: bool) -> None:
+def _check_launch(op, arrays, buffers, scratch) -> None:
     sha = op.get("module")
     cubin = arrays.get(f"module.{sha}")
     if not isinstance(sha, str) or cubin is None or cubin.dtype != np.uint8:
@@ -115,8 +117,6 @@ def _check_launch(op, arrays, buffers, scratch, numba: bool) -> None:
         raise RecordingError("a launch's kernel name is malformed")
     if LIBRARY_KERNEL.search(entry):
         raise RecordingError(f"a library's kernel ran in the call: {entry[:80]}")
-    if numba and not NUMBA_KERNEL.search(entry):
-        raise RecordingError(f"a kernel numba did not compile ran in the call: {entry[:80]}")
     for key, limits in (("grid", MAX_GRID), ("block", MAX_BLOCK)):
         dims = op.get(key)
         if not isinstance(dims, list) or len(dims) != 3:
@@ -135,7 +135,12 @@ def _check_launch(op, arrays, buffers, scratch, numba: bool) -> None:
             raise RecordingError("a parameter is malformed")
         size = _int(param.get("size"), 1, 256, "a parameter's size")
         total += size
-        if "hex" in param:
+        if "input" in param:
+            if param.get("as") not in SCALAR_ENCODINGS or not isinstance(param["input"], str):
+                raise RecordingError("a parameter names a scalar input malformed")
+            if f"scalar.{param['input']}" not in buffers:
+                raise RecordingError(f"a parameter names an unknown input {param['input']!r}")
+        elif "hex" in param:
             text = param["hex"]
             if not isinstance(text, str) or len(text) != 2 * size:
                 raise RecordingError("a parameter's bytes are malformed")
@@ -190,8 +195,9 @@ class Replay:
             return buffers[where["buffer"]] + where["offset"]
         return self.scratch[where["scratch"]].data.ptr + where["offset"]
 
-    def bind(self, buffers: dict[str, int]) -> None:
-        """Point every recorded address at ``buffers`` and this replay's scratch."""
+    def bind(self, buffers: dict[str, int], scalars: dict[str, Any] | None = None) -> None:
+        """Point every recorded address at ``buffers`` and this replay's scratch, and put
+        this call's ``scalars`` where the recording had the recorded call's."""
         driver = self._cp.cuda.driver
         self._bound = []
         for op in self.header["ops"]:
@@ -206,7 +212,10 @@ class Replay:
                 launch = _Launch(function.ptr, tuple(op["grid"]), tuple(op["block"]), op["shared"])
                 launch.holders.append(function)
                 for param in op["params"]:
-                    if "hex" in param:
+                    if "input" in param:
+                        encoded = _encode((scalars or {})[param["input"]], param["as"])
+                        raw = (encoded or b"").ljust(param["size"], b"\0")
+                    elif "hex" in param:
                         raw = bytes.fromhex(param["hex"])
                     else:
                         raw = self._address(param, buffers).to_bytes(8, "little")
@@ -277,9 +286,17 @@ class ReplayedFunction:
     def __call__(self, *args: Any) -> Any:
         *inputs, out = args
         buffers = self._buffers(tuple(inputs), out)
-        key = tuple(sorted(buffers.items()))
+        scalars = {
+            name: value
+            for name, value in zip(self.task.arg_names, inputs, strict=True)
+            if Arrays().pointer(value) is None
+        }
+        key = (
+            tuple(sorted(buffers.items())),
+            tuple(sorted((k, float(v)) for k, v in scalars.items())),
+        )
         if key != self._bound:
-            self.replay.bind(buffers)
+            self.replay.bind(buffers, scalars)
             self._bound = key
         self.replay.run()
         return out

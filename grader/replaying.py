@@ -9,7 +9,6 @@ recorded calls on inputs the submission never saw: to check them ("verify") and 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from grader.check import CaseResult
 from grader.jobs import SECOND_CALL, bench_jobs, mix
 from grader.kinds import kind_of
 from grader.replay import LIBRARY_KERNEL, RecordingError, check_recording
-from grader.sandbox import ChildOutcome
+from grader.sandbox import ChildOutcome, Phase
 from grader.spec import Lab
 from grader.worker import INBOUND_TOKEN
 
@@ -45,6 +44,8 @@ def _buffer_sizes(task: Any, params: dict[str, Any], seed: int) -> dict[str, int
     """The grader's buffers a recording may name, with their sizes in bytes."""
     inputs = task.make_inputs(params, np.random.default_rng(seed))
     sizes = {f"in.{n}": v.nbytes for n, v in inputs.items() if isinstance(v, np.ndarray)}
+    # Scalar inputs a parameter may stand for (their "size" is never used for bounds).
+    sizes |= {f"scalar.{n}": 0 for n, v in inputs.items() if not isinstance(v, np.ndarray)}
     elements = int(np.prod(task.output_shape(params), dtype=np.int64))
     itemsize = np.dtype(task.output_dtype).itemsize
     sizes["out"] = (elements + 2 * devices.GUARD_ELEMENTS) * itemsize
@@ -73,7 +74,7 @@ def _refusal(task: str, case: str, params: dict[str, Any], exc: RecordingError) 
 
 
 def verify_request(
-    lab: Lab, check: ChildOutcome, results: list[CaseResult], mode: str, secret: str | None
+    lab: Lab, check: Phase, results: list[CaseResult], mode: str, secret: str | None
 ) -> tuple[dict[str, Any], bytes, dict[tuple[str, str], int]]:
     """The worker's verify job for every passing case of a replaying task, its payload, and
     the seed each case is replayed with; refused recordings fail their case here."""
@@ -160,7 +161,7 @@ def judge_verify(
 
 
 def time_request(
-    lab: Lab, record: ChildOutcome, names: list[str], secret: str | None, reference: bool
+    lab: Lab, record: Phase, names: list[str], secret: str | None, reference: bool
 ) -> tuple[dict[str, Any], bytes, list[CaseResult]]:
     """The worker's time job from the child's recordings at each benchmark size, its payload,
     and a failed case for each recording refused."""
@@ -194,10 +195,3 @@ def time_request(
     if reference:
         job.update(reference=True, ceilings=True)
     return job, b"".join(payload), refused
-
-
-def merged(child: ChildOutcome, worker: ChildOutcome) -> ChildOutcome:
-    """One outcome for a phase run in two processes (the child recorded, the worker replayed):
-    both processes' frames, the worker's ending (the child's was judged before it ran)."""
-    frames = [f for f in child.frames if f.type not in ("done", "hello")] + worker.frames
-    return dataclasses.replace(worker, frames=frames, wall_s=child.wall_s + worker.wall_s)

@@ -56,6 +56,8 @@ class BenchResult:
     library_name: str = ""
     library_flops_per_s: float | None = None
     share_of_library: float | None = None  # library median / student median
+    # Whatever else a kind measured for this benchmark (lab 3: the stage sweep, latencies).
+    extra: dict[str, Any] | None = None
 
     @property
     def intensity(self) -> float:

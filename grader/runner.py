@@ -11,6 +11,7 @@ is re-run under compute-sanitizer (:mod:`grader.sanitizer`) to name the kernel.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 
 from grader import failures, judge, policy, replaying, sanitizer, score, verdicts
 from grader.check import CaseResult
-from grader.jobs import case_jobs, phase_job
+from grader.jobs import bench_jobs, case_jobs, phase_job
 from grader.kinds import kind_of
 from grader.kinds.base import ReferenceRun
 from grader.probe import NO_DEVICE, gpu_available, resolve_mode
@@ -28,6 +29,7 @@ from grader.sandbox import (
     DEFAULT_OUTPUT_CAP,
     ChildOutcome,
     Limits,
+    Phase,
     Sandbox,
     bubblewrap,
     run_child,
@@ -147,6 +149,11 @@ class Grader:
         # The grader's own fixtures import the reference solutions, and its worker times the
         # library ceilings they hold; a student's process never sees them.
         worker = kwargs.get("module") == "grader.worker"
+        names = [t.get("task") for t in job.get("tasks", [])]
+        kwargs.setdefault(
+            "allow_processes",
+            any(kind_of(t).starts_processes for t in self.lab.tasks if t.name in names),
+        )
         sandbox = Sandbox(
             bwrap=self.bwrap,
             hide=list(self.options.hide),
@@ -159,10 +166,23 @@ class Grader:
             extra_env=extra_env,
             on_frame=on_frame,
             sandbox=sandbox,
-            limits=Limits(memory_bytes=int(self.lab.host_memory_gib * 2**30)),
+            limits=Limits(memory_bytes=self._memory_limit(worker)),
             visible=[submission.parent],
             **kwargs,
         )
+
+    def _memory_limit(self, worker: bool) -> int:
+        """A submission's process tree gets the lab's share of host memory; the grader's own
+        worker (which makes every input set, and float64 expectations for the reference) may
+        use three quarters of the machine's."""
+        mine = int(self.lab.host_memory_gib * 2**30)
+        if not worker:
+            return mine
+        try:
+            machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return 4 * mine
+        return max(mine, int(0.75 * machine))
 
     def reference(self) -> ReferenceRun:
         """The reference solution timed (once per Grader), with the ceilings."""
@@ -177,6 +197,38 @@ class Grader:
             )
         return self._reference
 
+    def _worker_tasks(self, phase: str, names: list[str] | None = None) -> list[Any]:
+        """The tasks whose ``phase`` the grader's worker runs (no submission code in it)."""
+        flag = "check_in_worker" if phase == "check" else "time_in_worker"
+        return [
+            t
+            for t in self.lab.tasks
+            if getattr(kind_of(t), flag) and (names is None or t.name in names)
+        ]
+
+    def _worker_phase(
+        self, submission: Path, phase: str, tasks: list[Any], label: str, reference: bool = False
+    ) -> ChildOutcome:
+        """Run worker-run tasks (no Python of the student's) for ``phase`` in the grader's
+        worker, with the submission's sources in the job."""
+        entries = []
+        for task in tasks:
+            entry: dict[str, Any] = {
+                "task": task.name,
+                **kind_of(task).sources(task, submission),
+            }
+            if phase == "check":
+                entry["cases"] = self.case_jobs(task)
+            else:
+                entry["benchmarks"] = bench_jobs(task, self.options.secret, reference)
+            entries.append(entry)
+        job: dict[str, Any] = {"lab": self.lab.name, "phase": phase, "tasks": entries}
+        if phase == "time":
+            job["stop_rule"] = self.options.stop_rule.__dict__
+            job.update(reference=reference, ceilings=reference)
+        timeout = self.timeout_s if phase == "check" else self.time_timeout_s
+        return self._run(job, label, module="grader.worker", timeout_s=timeout)
+
     def _time_phase(
         self,
         submission: Path,
@@ -184,36 +236,49 @@ class Grader:
         label: str,
         reference: bool = False,
         logs: list[PhaseLog] | None = None,
-    ) -> tuple[ChildOutcome, list[CaseResult]]:
+    ) -> tuple[Phase, list[CaseResult]]:
         """Time ``only`` (task names): in the submission's process for kinds that time there;
-        recorded there and replayed and timed in the grader's worker for kinds that replay.
-        Returns the outcome to judge, and a failed case for each recording refused."""
-        replayed = replaying.replaying_tasks(self.lab, only)
-        job = self._job(
-            submission, "time", only=only, reference=reference, ceilings=reference and not replayed
-        )
-        label_child = f"recording {label}" if replayed else f"timing {label}"
-        outcome = self._run(job, label_child, timeout_s=self.time_timeout_s)
-        if logs is not None:
+        recorded there and replayed and timed in the grader's worker for kinds that replay;
+        wholly in the worker for kinds that run there. Returns every process's outcome, and a
+        failed case for each recording refused."""
+        logs = logs if logs is not None else []
+        phase, refused = Phase(), []
+        in_worker = self._worker_tasks("time", only)
+        child_names = [n for n in only if n not in {t.name for t in in_worker}]
+        if child_names:
+            replayed = replaying.replaying_tasks(self.lab, child_names)
+            job = self._job(
+                submission,
+                "time",
+                only=child_names,
+                reference=reference,
+                ceilings=reference and not replayed,
+            )
+            label_child = f"recording {label}" if replayed else f"timing {label}"
+            outcome = self._run(job, label_child, timeout_s=self.time_timeout_s)
             logs.append(_log("time", outcome))
-        if not replayed or failures.process_failure(outcome, "timing") is not None:
-            return outcome, []
-        job, payload, refused = replaying.time_request(
-            self.lab, outcome, replayed, self.options.secret, reference
-        )
-        job["stop_rule"] = self.options.stop_rule.__dict__
-        worker = self._run(
-            job,
-            f"timing {label} (replayed by the grader)",
-            timeout_s=self.time_timeout_s,
-            module="grader.worker",
-            stdin_payload=payload,
-        )
-        if logs is not None:
-            logs.append(_log("time (replayed)", worker))
-        return replaying.merged(outcome, worker), refused
+            phase.outcomes.append(outcome)
+            if replayed and failures.process_failure(outcome, "timing") is None:
+                job, payload, refused = replaying.time_request(
+                    self.lab, phase, replayed, self.options.secret, reference
+                )
+                job["stop_rule"] = self.options.stop_rule.__dict__
+                worker = self._run(
+                    job,
+                    f"timing {label} (replayed by the grader)",
+                    timeout_s=self.time_timeout_s,
+                    module="grader.worker",
+                    stdin_payload=payload,
+                )
+                logs.append(_log("time (replayed)", worker))
+                phase.outcomes.append(worker)
+        if in_worker:
+            worker = self._worker_phase(submission, "time", in_worker, f"timing {label}", reference)
+            logs.append(_log("time (grader's host code)", worker))
+            phase.outcomes.append(worker)
+        return phase, refused
 
-    def _verify(self, outcome: ChildOutcome, cases: list[CaseResult], logs: list[PhaseLog]):
+    def _verify(self, outcome: Phase, cases: list[CaseResult], logs: list[PhaseLog]):
         """Re-run the recorded calls of every passing case in the grader's worker (GPU)."""
         if self.mode != "gpu" or not replaying.replaying_tasks(self.lab):
             return
@@ -238,20 +303,7 @@ class Grader:
         logs: list[PhaseLog] = []
         benches: list[BenchResult] = []
         flags: list[str] = []
-        failure = self._static_failure(submission)
-        if failure is None:
-            outcome = self._run(self._job(submission, "check"), "checking correctness")
-            logs.append(_log("check", outcome))
-            cases, failure = judge.judge_check(
-                self.lab, outcome, self.mode, self.options.secret, self._student_fields()
-            )
-            if failure is None or not verdicts.reason(failure.reason).zero_all:
-                self._verify(outcome, cases, logs)
-                failure = failure or judge.first_failure(self.lab, cases, self._student_fields())
-            if failure and failure.reason == "cuda_error":
-                failure.diagnostics = self._sanitize(submission, cases)
-        else:
-            cases = self._not_run(failure)
+        cases, failure = self._check(submission, logs)
         measured = self.mode == "gpu"
         not_measured_why = NO_DEVICE if self.mode == "simulator" else ""
         # Each task with benchmarks is timed once its own cases all pass: a wrong part A
@@ -288,7 +340,7 @@ class Grader:
             max_points=self.lab.max_points,
             unmeasured_points=unmeasured,
             headline=failures.headline(
-                points, self.lab.max_points, unmeasured, failure, not_measured_why
+                points, self.lab.max_points, unmeasured, failure, not_measured_why, rubric
             ),
             next_steps=failures.next_steps(failure, rubric, self.mode, SIMULATOR_NOTE),
             rubric=rubric,
@@ -309,6 +361,45 @@ class Grader:
             },
             graded=graded,
         )
+
+    def _check(self, submission: Path, logs: list[PhaseLog]) -> tuple[list[CaseResult], Any]:
+        """The check phase: the submission's process runs the tasks that import it (after the
+        static checks of its Python); the grader's worker runs those that do not; then, on a
+        GPU, the worker re-runs the recorded calls of the kinds that replay."""
+        fields = self._student_fields()
+        in_worker = self._worker_tasks("check")
+        python_tasks = [t.name for t in self.lab.tasks if t not in in_worker]
+        phase, skipped = Phase(), []
+        static = self._static_failure(submission) if python_tasks else None
+        if python_tasks and static is None:
+            job = self._job(submission, "check", only=python_tasks)
+            outcome = self._run(job, "checking correctness")
+            logs.append(_log("check", outcome))
+            phase.outcomes.append(outcome)
+        elif static is not None:
+            skipped = python_tasks
+        if in_worker:
+            outcome = self._worker_phase(submission, "check", in_worker, "compiling and checking")
+            logs.append(_log("check (grader's host code)", outcome))
+            phase.outcomes.append(outcome)
+        judged = [t.name for t in self.lab.tasks if t.name not in skipped]
+        cases, failure = judge.judge_check(
+            self.lab, phase, self.mode, self.options.secret, fields, only=judged
+        )
+        if skipped:
+            assert static is not None
+            cases = self._not_run(static, skipped) + cases
+            failure = static
+        if failure is None or not verdicts.reason(failure.reason).zero_all:
+            self._verify(phase, cases, logs)
+            failure = failure or judge.first_failure(self.lab, cases, fields)
+        if failure and failure.reason == "cuda_error":
+            failure.diagnostics = self._sanitize(submission, cases)
+        return self._in_lab_order(cases), failure
+
+    def _in_lab_order(self, cases: list[CaseResult]) -> list[CaseResult]:
+        order = {t.name: i for i, t in enumerate(self.lab.tasks)}
+        return sorted(cases, key=lambda c: order.get(c.task, 0))
 
     def _time(
         self,
@@ -353,6 +444,12 @@ class Grader:
     def _static_failure(self, submission: Path) -> Failure | None:
         if not submission.is_file():
             return failures.failure("missing_file", f"there is no file at {submission}")
+        if submission.suffix != ".py":
+            return failures.failure(
+                "missing_file",
+                f"{submission.name} is not a Python file: the parts written in Python were not "
+                "graded",
+            )
         try:
             source = submission.read_text()
         except (OSError, UnicodeDecodeError) as exc:
@@ -365,11 +462,12 @@ class Grader:
             return failures.failure(finding.reason, finding.message)
         return None
 
-    def _not_run(self, failure: Failure) -> list[CaseResult]:
+    def _not_run(self, failure: Failure, names: list[str]) -> list[CaseResult]:
         why = failure.title.lower()
         return [
             failures.not_run(task.name, case, why)
             for task in self.lab.tasks
+            if task.name in names
             for case in self.case_jobs(task)
         ]
 

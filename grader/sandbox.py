@@ -184,6 +184,24 @@ class ChildOutcome:
         return [f for f in self.frames if f.type == frame_type]
 
 
+@dataclass
+class Phase:
+    """A phase's processes together (the child's and the grader's worker's): their frames,
+    in order. Each process's own ending (a crash, a timeout) is judged on its own."""
+
+    outcomes: list[ChildOutcome] = field(default_factory=list)
+
+    @property
+    def frames(self) -> list[Frame]:
+        return [f for outcome in self.outcomes for f in outcome.frames]
+
+    def first(self, frame_type: str) -> Frame | None:
+        return next((f for f in self.frames if f.type == frame_type), None)
+
+    def of_type(self, frame_type: str) -> list[Frame]:
+        return [f for f in self.frames if f.type == frame_type]
+
+
 def _python_paths() -> list[str]:
     """Where this Python finds its modules: the child must find the same ones."""
     extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]

@@ -13,12 +13,19 @@ kernel; the points are the same 0 either way.
 
 from __future__ import annotations
 
+import re
+
 from grader.check import CaseResult
 from grader.kinds import kind_of
 from grader.kinds.base import ScoreContext
 from grader.results import NOT_COUNTED, BenchResult, Failure, RubricLine
 from grader.spec import Lab, RubricItem
 from grader.verdicts import reason
+
+# How a kind says an item scored 0 because its task is not yet correct ("0: speed counts only
+# once every case is correct", "0: misses count only once every order is complete"). Such an
+# item is shown as "not counted: correctness first", with the kind's own rule in brackets.
+WAITED = re.compile(r"^0: (.*\bonly once\b.*)$")
 
 
 def score(
@@ -38,7 +45,8 @@ def score(
     for item in lab.rubric:
         task_cases = [c for c in cases if c.task == item.task]
         correct = bool(task_cases) and all(c.passed for c in task_cases) and zeroed is None
-        if item.kind == "correctness":
+        kind = kind_of(lab.task(item.task))
+        if item.kind == "correctness" and not kind.scores_correctness:
             passed = sum(c.passed for c in task_cases)
             detail = zeroed or f"{passed} of {len(task_cases)} cases passed"
             points, measured = (item.points if correct else 0.0), True
@@ -52,25 +60,21 @@ def score(
                 measured=measured_speed,
                 not_measured_why=not_measured_why,
                 failure=failure,
+                task=lab.task(item.task),
             )
-            points, measured, detail = kind_of(lab.task(item.task)).score_item(context)
-            waits = _waits_for_correctness(lab, item.task) and zeroed is None
-            if waits and not correct and measured and points == 0:
-                lines.append(_not_counted(item, task_cases))
+            points, measured, detail = kind.score_item(context)
+            waited = WAITED.match(detail) if item.kind != "correctness" else None
+            if waited and zeroed is None and not correct and measured and points == 0:
+                lines.append(_not_counted(item, task_cases, waited.group(1)))
                 continue
         lines.append(RubricLine(item.task, item.kind, points, item.points, measured, detail))
     return lines
 
 
-def _waits_for_correctness(lab: Lab, task: str) -> bool:
-    """Whether the task has a correctness item, which its other items wait for."""
-    return any(i.task == task and i.kind == "correctness" for i in lab.rubric)
-
-
-def _not_counted(item: RubricItem, cases: list[CaseResult]) -> RubricLine:
+def _not_counted(item: RubricItem, cases: list[CaseResult], rule: str) -> RubricLine:
     passed = sum(c.passed for c in cases)
     detail = (
-        f"not counted: correctness first ({item.task}: {passed} of {len(cases)} cases passed; "
-        f"{item.kind} points count once every case passes)"
+        f"not counted: correctness first ({rule}; {item.task}: {passed} of {len(cases)} "
+        "cases passed)"
     )
     return RubricLine(item.task, item.kind, 0.0, item.points, True, detail, NOT_COUNTED)

@@ -8,6 +8,9 @@ A fixture states what it expects in a comment near its top::
     # expect: partial                            (correct; on a GPU, some but not all speed points)
     # expect: honest                             (correct, nothing flagged, not faster than the
                                                   reference: a trick must not buy time)
+    # expect: less wrong_answer                  (with `task`: that task loses points, its first
+                                                  failing case for one of these reasons; for
+                                                  tasks that give partial credit)
     # needs: gpu                                 (skipped, and said so, under the simulator)
     # zero-items: overlap sync                   (with `partial`: these rubric kinds score 0
                                                   wherever they are measured)
@@ -17,6 +20,8 @@ A fixture states what it expects in a comment near its top::
                                                   must score 0, its first failing case for one
                                                   of the reasons; the other tasks may score)
 
+A CUDA C fixture (``wrong/*.cu``) writes the same lines as ``//`` comments; it is graded as a
+submission of its own (the lab's Python parts then score nothing, so it names its ``task``).
 Besides ``solution.py``, every top-level module of the reference folder that carries an
 ``# expect:`` line (lab 1's serial baseline and breadth-first solution) is graded too.
 """
@@ -33,17 +38,21 @@ from grader.kinds import kind_of
 from grader.results import RunResult
 from grader.runner import Grader
 
-_EXPECT = re.compile(r"^#[ \t]*expect:[ \t]*(zero|full|partial|honest)[ \t]*(.*)$", re.MULTILINE)
+# Headers are comments: `#` in Python, `//` in CUDA C fixtures.
+_C = r"(?:#|//)"
+_EXPECT = re.compile(
+    rf"^{_C}[ \t]*expect:[ \t]*(zero|less|full|partial|honest)[ \t]*(.*)$", re.MULTILINE
+)
 HONEST_SLACK = 1.1  # run-to-run noise allowed above the reference's speed
-_NEEDS = re.compile(r"^#[ \t]*needs:[ \t]*gpu[ \t]*$", re.MULTILINE)
-_ZERO_ITEMS = re.compile(r"^#[ \t]*zero-items:(.*)$", re.MULTILINE)
-_MENTIONS = re.compile(r"^#[ \t]*mentions:(.*)$", re.MULTILINE)
-_TASK = re.compile(r"^#[ \t]*task:[ \t]*(\w+)[ \t]*$", re.MULTILINE)
+_NEEDS = re.compile(rf"^{_C}[ \t]*needs:[ \t]*gpu[ \t]*$", re.MULTILINE)
+_ZERO_ITEMS = re.compile(rf"^{_C}[ \t]*zero-items:(.*)$", re.MULTILINE)
+_MENTIONS = re.compile(rf"^{_C}[ \t]*mentions:(.*)$", re.MULTILINE)
+_TASK = re.compile(rf"^{_C}[ \t]*task:[ \t]*(\w+)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Expectation:
-    outcome: str  # "zero", "full", "partial" or "honest"
+    outcome: str  # "zero", "less", "full", "partial" or "honest"
     reasons: frozenset[str] = frozenset()
     needs_gpu: bool = False
     zero_items: frozenset[str] = frozenset()
@@ -90,7 +99,11 @@ def fixtures(grader: Grader) -> list[Path]:
         if path != grader.lab.solution_path and _EXPECT.search(path.read_text()[:4000]):
             found.append(path)
     for sub in ("wrong", "examples"):
-        found += sorted(p for p in (folder / sub).glob("*.py") if p.name != "__init__.py")
+        found += sorted(
+            p
+            for p in (*(folder / sub).glob("*.py"), *(folder / sub).glob("*.cu"))
+            if p.name != "__init__.py"
+        )
     return found
 
 
@@ -99,6 +112,8 @@ def judge(result: RunResult, expectation: Expectation) -> tuple[bool, str]:
     measured_max = result.max_points - result.unmeasured_points
     if expectation.outcome == "zero" and expectation.task:
         return _judge_task_zero(result, expectation)
+    if expectation.task and expectation.outcome in ("less", "partial"):
+        return _judge_task_partial(result, expectation)
     if expectation.outcome == "zero":
         if result.points != 0:
             return False, f"expected 0 points, got {result.points:g}"
@@ -187,6 +202,33 @@ def _judge_task_zero(result: RunResult, expectation: Expectation) -> tuple[bool,
         return False, f"expected {expectation.task} to fail for {wanted}, got {reason}"
     message = failed[0].message if failed else ""
     return True, f"{expectation.task}: 0 ({reason}) {message}"[:160]
+
+
+def _judge_task_partial(result: RunResult, expectation: Expectation) -> tuple[bool, str]:
+    """One task's lines only: ``less``, the task loses points, its first failing case for one
+    of the reasons (partial credit, as a quiz gives); ``partial``, its correctness is full
+    wherever measured and its ``zero-items`` score 0 wherever measured."""
+    lines = [line for line in result.rubric if line.task == expectation.task]
+    if not lines:
+        return False, f"the lab has no task {expectation.task!r}"
+    measured = [line for line in lines if line.measured]
+    got = sum(line.points for line in measured)
+    most = sum(line.max_points for line in measured)
+    failed = [c for c in result.cases if c.task == expectation.task and not c.passed]
+    if expectation.outcome == "less":
+        if got >= most:
+            return False, f"expected {expectation.task} to lose points, got {got:g}/{most:g}"
+        reason = failed[0].reason if failed else None
+        if expectation.reasons and reason not in expectation.reasons:
+            wanted = " or ".join(sorted(expectation.reasons))
+            return False, f"expected {expectation.task} to fail for {wanted}, got {reason}"
+        return True, f"{expectation.task}: {got:g}/{most:g} ({reason})"
+    for line in measured:
+        if line.kind == "correctness" and line.points != line.max_points:
+            return False, f"expected {expectation.task} correct, got {line.detail}"
+        if line.kind in expectation.zero_items and line.points != 0:
+            return False, f"expected 0 for {line.kind}, got {line.points:g}: {line.detail}"
+    return True, f"{expectation.task}: {got:g}/{most:g}"
 
 
 def _judge_items(result: RunResult, expectation: Expectation) -> tuple[bool, str]:

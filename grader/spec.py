@@ -257,7 +257,160 @@ class AnswersTask:
         return sets
 
 
-Task = KernelTask | PipelineTask | CacheTask | AnswersTask
+@dataclass(frozen=True)
+class ProtocolTask:
+    """A producer/consumer protocol checked by exploring every interleaving (lab 3 part A).
+
+    The student writes ``producer(pipe, S, K)`` and ``consumer(pipe, S, K)``. The child only
+    runs them to collect their op lists (``collect(program, S, K)`` -> JSON-able ops); the
+    parent parses the lists (``parse(data, S, K)``, which refuses malformed ones) and explores
+    every schedule of the two programs and the copies in flight (``explore(producer_ops,
+    consumer_ops, S, K)`` -> an object with ``ok``, ``code``, ``message``, ``schedule``,
+    ``states``, ``exhaustive``). ``reasons``: the explorer's failure codes, with their titles
+    and hints for the report.
+    """
+
+    name: str
+    title: str
+    cases: tuple[Case, ...]  # params: {"stages": S, "tiles": K}
+    collect: Callable[[Any, int, int], list[dict[str, Any]]]
+    parse: Callable[[Any, int, int], Any]
+    explore: Callable[[Any, Any, int, int], Any]
+    reasons: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # code -> (title, hint)
+    entries: tuple[str, str] = ("producer", "consumer")
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    benchmarks: tuple[Benchmark, ...] = ()
+    kind: str = "protocol"
+
+    @property
+    def sim_cases(self) -> tuple[Case, ...]:
+        return self.cases  # plain Python: the same cases everywhere
+
+
+@dataclass(frozen=True)
+class StreamKernelTask:
+    """A CUDA C streaming kernel ``out = f(in)`` with a compile-time stage count, compiled and
+    launched by the grader's own host code (lab 3 part B): no Python of the student's runs.
+
+    ``source``: the file of the submission's folder that holds the kernel (``student.cu``);
+    ``kernel``: its entry. The grader's worker compiles it with NVRTC (``host``, a module with
+    ``ptx_of``, ``compile_stream_kernel``, ``async_copy_kinds``, ``compile_error_lines``,
+    ``device_props``, ``launch_config`` and ``prepare_stream_launch``), checks its output on
+    every case (``checks``: ``make_case(n, seed)``, ``Output.fresh(n)``, ``check(out, case)``),
+    and times it at every stage count of ``sweep`` against a device-to-device copy, the
+    synchronous ``baseline_kernel`` of the reference's ``baseline_source`` at the same tile, and
+    Little's law from the latency ``little`` measures (``measure_latency``,
+    ``predicted_bandwidth``, ``implied_latency``). Without a GPU it is compiled for ``archs``
+    only. ``copies``: the asynchronous copy instructions the PTX may show (any one counts).
+    """
+
+    name: str
+    title: str
+    source: str
+    kernel: str
+    host: str
+    checks: str
+    little: str
+    cases: tuple[Case, ...]  # params: {"n": ...}
+    benchmarks: tuple[Benchmark, ...]
+    stages: int = 4
+    tile_floats: int = 1024
+    sweep: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    archs: tuple[str, ...] = ("sm_80", "sm_90")
+    copies: tuple[str, ...] = ("cp.async", "cp.async.bulk", "cp.async.bulk.tensor")
+    baseline_source: str = ""  # under the lab's reference folder
+    baseline_kernel: str = ""
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "stream"
+
+    @property
+    def sim_cases(self) -> tuple[Case, ...]:
+        # Without a GPU the source is compiled (every arch) and nothing runs.
+        return tuple(c for c in self.cases if c.params.get("compile"))
+
+    def traffic_bytes(self, params: Params) -> int:
+        return 8 * int(params["n"])  # one float read and one written per element
+
+
+@dataclass(frozen=True)
+class DistributedTask:
+    """Functions run in one process per rank under torch.distributed (lab 4 part C).
+
+    For each case (``{"world": ranks, "parts": "moe,tp"}``) the child starts PyTorch's own
+    launcher (``launcher``: a module whose ``command(submission, out, world, seed, backend,
+    parts, timeout_s)`` is the torchrun command line) inside the sandbox, and sends back what
+    every rank wrote (a JSON status and a numpy archive each). The parent rebuilds those files
+    and judges them with ``check`` ("module:function", imported only by the grader: it holds
+    the expected outputs): ``check(out_dir, seed, world, parts) -> {"ok", "reason",
+    "message"}``. ``collectives``: the task also times collectives with NCCL, which needs at
+    least two GPUs (the ``collectives`` rubric item says "not measured" with fewer).
+    """
+
+    name: str
+    title: str
+    cases: tuple[Case, ...]
+    launcher: str
+    check: str
+    backend: str = "gloo"
+    collective_timeout_s: float = 30.0  # per collective, inside the submission's group
+    run_timeout_s: float = 240.0  # one launcher run, start-up included
+    reasons: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    benchmarks: tuple[Benchmark, ...] = ()
+    kind: str = "distributed"
+
+    @property
+    def sim_cases(self) -> tuple[Case, ...]:
+        return self.cases  # gloo on the CPU: the same cases everywhere
+
+
+@dataclass(frozen=True)
+class MeasureTask:
+    """The student's own measurement, checked against the grader's in the same run (lab 4
+    part B): ``entry(**args)`` returns one number per point of the sweep (milliseconds), and
+    the grader's worker measures the same sweep itself (``measure``: "module:function" taking
+    ``**args``, returning ``{"measured", "times_ms", ...}``). ``tolerance``: how far, relative,
+    the student's median may be from the grader's at each point. ``analysis``:
+    "module:function" the parent applies to the grader's measurement for the report (the knee
+    and the predicted critical batch, from the reference model)."""
+
+    name: str
+    title: str
+    entry: str
+    args: Mapping[str, Any]
+    measure: str
+    analysis: str = ""
+    tolerance: float = 0.25
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "measure"
+
+    @property
+    def cases(self) -> tuple[Case, ...]:
+        return (Case("your sweep", {}, seed=1),)
+
+    @property
+    def sim_cases(self) -> tuple[Case, ...]:
+        return ()  # a measurement needs a GPU
+
+    @property
+    def benchmarks(self) -> tuple[Benchmark, ...]:
+        return (Benchmark("the grader's sweep", {}, seed=1),)
+
+
+Task = (
+    KernelTask
+    | PipelineTask
+    | CacheTask
+    | AnswersTask
+    | ProtocolTask
+    | StreamKernelTask
+    | DistributedTask
+    | MeasureTask
+)
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ class Entry(NamedTuple):
 LABS: dict[str, Entry] = {
     "lab0": Entry("labs.lab0_vecadd.lab", "warm-up: SAXPY with numba.cuda"),
     "lab1": Entry("labs.lab1_streams.lab", "streams and events: overlap copies with compute"),
-    "lab2": Entry(
-        "labs.lab2_matmul.lab", "cache-blocked matmul: a cache simulator, a tiled kernel"
-    ),
+    "lab2": Entry("labs.lab2_matmul.lab", "cache-blocked matmul: a cache model, a tiled kernel"),
+    "lab3": Entry("labs.lab3_pipeline.lab", "TMA-style pipelining: the ring, async copies"),
+    "lab4": Entry("labs.lab4_moe.lab", "MoE vs dense communication: a model, then NCCL"),
 }
 
 

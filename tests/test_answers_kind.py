@@ -51,7 +51,7 @@ def test_right_answers_pass_and_a_wrong_one_names_the_call() -> None:
     assert _judge(1, right).passed
     wrong = [*right[:1], 1 - right[1], *right[2:]]
     result = _judge(1, wrong)
-    assert not result.passed and result.reason == "wrong_answer_value"
+    assert not result.passed and result.reason == "wrong_answer"
     assert "parity(i=5, stages=2) returned" in result.mismatches[0]
     assert "the answer is 0" in result.mismatches[0]
 
@@ -73,10 +73,17 @@ def test_text_answers_ignore_case_and_spaces() -> None:
     assert same(" B ", "b", 0.0) and not same("c", "b", 0.0)
 
 
-@pytest.mark.parametrize("value", [object(), {"a": 1}, list(range(100)), [[1, [2]]]])
+@pytest.mark.parametrize("value", [object(), {1: 1}, list(range(100)), [[[1]]], {"a": object()}])
 def test_what_is_not_an_answer_is_refused_with_a_sentence(value) -> None:
     with pytest.raises(TypeError, match=r"answer|longer"):
         plain(value)
+
+
+def test_lists_of_dicts_are_answers_compared_key_by_key() -> None:
+    answer = plain([{"n": 8, "ratio": 0.5}, {"n": 64, "ratio": 0.25}])
+    assert same(answer, [{"n": 8, "ratio": 0.5}, {"n": 64, "ratio": 0.25 * (1 + 1e-9)}], 1e-6)
+    assert not same(answer, [{"n": 8, "ratio": 0.5}, {"n": 64, "ratio": 0.3}], 1e-6)
+    assert not same([{"n": 8}], [{"n": 8, "ratio": 0.5}], 1e-6)
 
 
 def test_numpy_scalars_are_plain_values() -> None:

@@ -7,7 +7,12 @@ import pytest
 from kernels.build import CompileError, compile_only, nvrtc_version
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted(p for p in ROOT.glob("*/**/*.cu") if ".venv" not in p.parts)
+# Every CUDA C file of the project, but the fixtures that must not compile (they say so).
+SOURCES = sorted(
+    p
+    for p in ROOT.glob("*/**/*.cu")
+    if ".venv" not in p.parts and "expect: zero kernel_compile" not in p.read_text()[:2000]
+)
 
 pytestmark = pytest.mark.skipif(
     nvrtc_version() is None, reason="NVRTC not found: install the cuda12 or cuda13 extra"

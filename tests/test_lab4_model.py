@@ -270,7 +270,9 @@ def test_the_reference_passes_every_case() -> None:
 @pytest.mark.parametrize("path", value_fixtures(), ids=lambda p: p.stem)
 def test_value_fixture_fails_its_task_only(path: Path) -> None:
     expectation = read_expectation(path)
-    assert expectation.outcome == "zero" and expectation.reasons == {"wrong_answer"}
+    # A value task gives partial credit (a point share per function right), so a fixture
+    # that breaks some of its functions loses points rather than scoring 0: "less".
+    assert expectation.outcome in ("zero", "less") and expectation.reasons == {"wrong_answer"}
     module = load(path)
     failed_public = 0
     for task in VALUE_TASKS:
@@ -280,7 +282,7 @@ def test_value_fixture_fails_its_task_only(path: Path) -> None:
                 failed_public += public
             else:
                 assert (public, secret) == (0, 0), f"{path.stem} broke {function} ({task})"
-    # Correctness is all or nothing per task: one public example wrong is enough for 0.
+    # One public example wrong is enough for the function to lose its share.
     assert failed_public > 0, f"{path.stem} passes every public example of {expectation.task}"
 
 
@@ -288,6 +290,6 @@ def test_fixture_headers() -> None:
     tasks = {"model", "extrapolate", "roofline", "dispatch"}
     for path in sorted(WRONG.glob("*.py")):
         expectation = read_expectation(path)
-        assert expectation.outcome == "zero" and expectation.task in tasks, path.stem
+        assert expectation.outcome in ("zero", "less") and expectation.task in tasks, path.stem
         first = path.read_text().splitlines()[0]
         assert first.startswith("# ") and "expect:" not in first, path.stem

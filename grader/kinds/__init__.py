@@ -11,10 +11,31 @@ from __future__ import annotations
 from typing import Any
 
 from grader import verdicts
-from grader.kinds import answers, cache, kernel, pipeline
+from grader.kinds import (
+    answers,
+    cache,
+    distributed,
+    kernel,
+    measure,
+    pipeline,
+    protocol,
+    stream,
+)
 from grader.kinds.base import Kind
 
-KINDS: dict[str, Kind] = {k.name: k for k in (kernel.KIND, pipeline.KIND, cache.KIND, answers.KIND)}
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        kernel.KIND,
+        pipeline.KIND,
+        cache.KIND,
+        answers.KIND,
+        protocol.KIND,
+        stream.KIND,
+        distributed.KIND,
+        measure.KIND,
+    )
+}
 
 for _kind in KINDS.values():
     verdicts.register(_kind.reasons)
@@ -29,8 +50,3 @@ def kind_of(task: Any) -> Kind:
         raise ValueError(
             f"task {getattr(task, 'name', task)!r} has no known kind ({known})"
         ) from None
-
-
-def rubric_kinds() -> dict[str, Kind]:
-    """Every rubric item kind a task kind scores (besides correctness), with its driver."""
-    return {item: kind for kind in KINDS.values() for item in kind.rubric_kinds}

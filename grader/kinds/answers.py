@@ -16,7 +16,7 @@ import importlib
 import inspect
 import math
 import numbers
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -24,16 +24,17 @@ from grader.channel import Frame
 from grader.check import CaseResult, call_result
 from grader.kinds.base import ChildHarness, Kind, ScoreContext, Scored
 from grader.spec import AnswersTask
-from grader.verdicts import Reason
 
 MAX_ITEMS = 64  # elements of a list answer
+MAX_DEPTH = 2  # a list of dicts of numbers, at most
 MAX_TEXT = 200  # characters of a text answer
 MAX_SHOWN = 3
 
 
 def plain(value: Any, depth: int = 0) -> Any:
-    """``value`` as a JSON value (bool, int, float, str, or a short list of those); raises
-    TypeError with a sentence when it is something else."""
+    """``value`` as a JSON value (bool, int, float, str, or short lists and string-keyed
+    dicts of those, two levels deep at most); raises TypeError with a sentence when it is
+    something else."""
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, numbers.Integral):
@@ -42,14 +43,18 @@ def plain(value: Any, depth: int = 0) -> Any:
         return float(value)
     if isinstance(value, str):
         return value[:MAX_TEXT]
-    if isinstance(value, list | tuple | np.ndarray) and depth == 0:
+    if depth < MAX_DEPTH and isinstance(value, list | tuple | np.ndarray):
         items = list(value)
         if len(items) > MAX_ITEMS:
             raise TypeError(f"a list of {len(items)} items is longer than an answer may be")
         return [plain(item, depth + 1) for item in items]
+    if depth < MAX_DEPTH and isinstance(value, dict):
+        if len(value) > MAX_ITEMS or not all(isinstance(k, str) for k in value):
+            raise TypeError("an answer's dict must have at most 64 string keys")
+        return {k[:MAX_TEXT]: plain(v, depth + 1) for k, v in value.items()}
     raise TypeError(
-        f"returned a {type(value).__name__}; an answer is a bool, a number, a string or a "
-        "short list of those"
+        f"returned a {type(value).__name__}; an answer is a bool, a number, a string, or a "
+        "short list or dict of those"
     )
 
 
@@ -59,6 +64,12 @@ def same(got: Any, expected: Any, rtol: float) -> bool:
         return isinstance(got, bool) and got == bool(expected)
     if isinstance(expected, str):
         return isinstance(got, str) and got.strip().lower() == expected.strip().lower()
+    if isinstance(expected, dict):
+        return (
+            isinstance(got, dict)
+            and set(got) == set(expected)
+            and all(same(got[k], expected[k], rtol) for k in expected)
+        )
     if isinstance(expected, list | tuple | np.ndarray):
         expected = list(expected)
         return (
@@ -66,6 +77,8 @@ def same(got: Any, expected: Any, rtol: float) -> bool:
             and len(got) == len(expected)
             and all(same(g, e, rtol) for g, e in zip(got, expected, strict=True))
         )
+    if isinstance(expected, numbers.Integral):
+        return isinstance(got, int) and not isinstance(got, bool) and got == int(expected)
     if isinstance(expected, numbers.Real):
         if isinstance(got, bool) or not isinstance(got, int | float):
             return False
@@ -85,13 +98,6 @@ class AnswersKind(Kind):
     calls_per_case = 1
     rubric_kinds = ("answers",)
     has_timing = False
-    reasons: ClassVar[dict[str, Reason]] = {
-        "wrong_answer_value": Reason(
-            "A wrong answer",
-            "Compare your answer with the question in the handout: the message shows the "
-            "arguments and what your function returned.",
-        ),
-    }
 
     def child_check(self, h: ChildHarness, task: AnswersTask, module, job, state) -> None:
         cases = job["cases"]
@@ -163,7 +169,7 @@ class AnswersKind(Kind):
             else:
                 shown.append(f"{call_text} (a hidden case) {got}")
         if wrong:
-            result.reason = "wrong_answer_value"
+            result.reason = "wrong_answer"
             result.message = f"wrong on {wrong} of {len(argument_sets)} argument sets"
             result.mismatches = shown
             return result

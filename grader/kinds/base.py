@@ -86,6 +86,7 @@ class ScoreContext:
     measured: bool
     not_measured_why: str
     failure: Failure | None = None
+    task: Any = None  # the item's task (its spec)
 
 
 Scored = tuple[float, bool, str]  # (points, measured, how)
@@ -102,6 +103,13 @@ class Kind:
     # The child only records each call; the grader's worker re-runs the recording to check
     # (GPU) and time it (grader.replaying). A kind that replays implements worker_run.
     replays = False
+    # The grader's worker runs the phase (worker_run) instead of the submission's process: no
+    # Python of the student's runs in it (a CUDA C source is compiled and launched by the
+    # grader's host code, or the grader measures something of its own to compare with).
+    check_in_worker = False
+    time_in_worker = False
+    starts_processes = False  # the child starts processes of its own (a launcher) for it
+    scores_correctness = False  # correctness is scored by score_item, not all-or-nothing
 
     # -- parent: jobs ---------------------------------------------------------------------------
 
@@ -112,6 +120,10 @@ class Kind:
     def baseline_path(self, task: Task, lab: Lab) -> Path | None:
         """A module timed in its own process alongside the reference (what speedups are over)."""
         return None
+
+    def sources(self, task: Task, submission: Path) -> dict[str, Any]:
+        """For a kind that runs in the worker: the submission's files its job carries."""
+        return {}
 
     # -- child ----------------------------------------------------------------------------------
 

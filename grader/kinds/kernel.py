@@ -77,11 +77,6 @@ def buffers(arrays, device_inputs: dict[str, Any], base: Any) -> dict[str, tuple
     return found
 
 
-def _unprefixed(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A frame's ``rec.*`` arrays under the names a recording uses."""
-    return {k[len("rec.") :]: v for k, v in arrays.items() if k.startswith("rec.")}
-
-
 def geometric_mean(values: list[float]) -> float:
     if not values or any(not (v > 0) for v in values):
         return math.nan
@@ -165,7 +160,8 @@ class KernelKind(Kind):
         if state is None:
             yield
             return
-        with state.recorder.recording(buffers(arrays, device_inputs, base)) as recording:
+        scalars = {n: v for n, v in device_inputs.items() if arrays.pointer(v) is None}
+        with state.recorder.recording(buffers(arrays, device_inputs, base), scalars) as recording:
             yield
         into["header"] = recording.header()
         into["arrays"] = {f"rec.{k}": v for k, v in recording.arrays(state.sent_modules).items()}
@@ -254,7 +250,8 @@ class KernelKind(Kind):
             frame = h.recordings.get(item["key"])
             frame_type = "case" if h.job["phase"] == "verify" else "bench"
             try:
-                replay = Replay(frame.header["recording"], _unprefixed(frame.arrays))
+                # The parent sent the recording's bytes under the names it uses.
+                replay = Replay(frame.header["recording"], frame.arrays)
             except BaseException as exc:
                 error = h.failure(exc)
                 where = (

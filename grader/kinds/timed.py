@@ -51,7 +51,10 @@ def wrong_fingerprints(fingerprints: list, expected: list, bounds: list) -> int:
 
 
 def reference_problem(header: dict[str, Any]) -> str | None:
-    """Why the reference's own timed outputs cannot be trusted, if they cannot."""
+    """Why the reference's own timed outputs cannot be trusted, if they cannot (for kinds
+    that fingerprint their timed outputs; the others check them where they are timed)."""
+    if "fingerprints" not in header:
+        return None
     wrong = wrong_fingerprints(
         header["fingerprints"], header["expected_fingerprints"], header["fingerprint_bounds"]
     )

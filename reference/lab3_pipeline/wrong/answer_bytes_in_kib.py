@@ -1,5 +1,5 @@
 # Little's law with the wrong units: the bytes in flight per SM returned in KiB, not bytes.
-# expect: zero wrong_answer
+# expect: less wrong_answer
 # task: answers
 from reference.lab3_pipeline.solution import (  # noqa: F401  (part A and the rest of C are right)
     consumer,

@@ -1,6 +1,6 @@
 # The consumer's parity written for S = 2 only ((i >> 1) & 1): right when S = 2, wrong for
 # every other stage count.
-# expect: zero wrong_answer
+# expect: less wrong_answer
 # task: answers
 from reference.lab3_pipeline.solution import (  # noqa: F401  (part A and the rest of C are right)
     consumer,

@@ -1,6 +1,6 @@
 # Believes the claim that TMA saves registers over cp.async because cp.async passes the data
 # through registers. It does not: cp.async copies global -> shared without registers too.
-# expect: zero wrong_answer
+# expect: less wrong_answer
 # task: answers
 from reference.lab3_pipeline.solution import (  # noqa: F401  (part A and the rest of C are right)
     consumer,

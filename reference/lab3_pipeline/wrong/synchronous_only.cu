@@ -1,6 +1,7 @@
 // Correct, but synchronous: each tile is loaded into shared memory with plain loads, then the
 // block waits for it (one tile in flight per SM), so its PTX has no cp.async or bulk copy.
-// expect: zero no_async_copy
+// expect: partial
+// zero-items: technique
 // task: stream
 #ifndef STAGES
 #define STAGES 4

@@ -1,6 +1,6 @@
 # Counts one all-reduce per layer (the FFN's) and forgets the attention block's: half the
 # tensor-parallel traffic whenever two per layer are asked for (the default).
-# expect: zero wrong_answer
+# expect: less wrong_answer
 # task: model
 from reference.lab4_moe.solution import *  # noqa: F403  (everything else is right)
 

@@ -1,7 +1,7 @@
 # Counts the all-reduced buffer instead of what each GPU sends: the ring all-reduce's factor
 # 2(n-1)/n is left out everywhere (TP per token with n given, data parallel, tensor parallel).
 # Right only for n = 2, where the factor is 1.
-# expect: zero wrong_answer
+# expect: less wrong_answer
 # task: model
 from reference.lab4_moe.solution import *  # noqa: F403  (everything else is right)
 
