@@ -536,46 +536,62 @@ def line_chart(
     drawn = [d for d in drawn if d[1]]
     if not drawn:
         return ""
-    left, right, top = 70, 20, 34
+    top = 34
     legend_h = 18 * len(drawn) + (18 if ceiling else 0)
-    bottom = 46 + legend_h
+    bottom = 50 + legend_h
     xs = [x for _, pts, _ in drawn for x, _ in pts]
     ys = [y for _, pts, _ in drawn for _, y in pts] + ([ceiling] if ceiling else [])
     x_lo, x_hi = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+    # A sweep over sizes that double (1, 2, 4 ... 4096) is drawn on a log axis, where its
+    # points are evenly spread rather than piled up at the left.
+    log_x = x_lo > 0 and x_hi / x_lo >= 32
     y_hi = max(ys) * 1.1
+    y_ticks = [(y_hi * k / 4, "0" if k == 0 else _fmt(y_hi * k / 4)) for k in range(5)]
+    left = max(text_width(t) for _, t in y_ticks) + 34
+    right = max(text_width(f"{max(xs):g}") / 2 + 4, 20)
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(v: float) -> float:
+        if log_x:
+            return left + plot_w * math.log(v / x_lo) / math.log(x_hi / x_lo)
         return left + plot_w * (v - x_lo) / (x_hi - x_lo)
 
     def y(v: float) -> float:
         return top + plot_h * (1 - v / y_hi)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" {FONT}>',
-        f'<text x="0" y="16" font-weight="600">{escape(title)}</text>',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
-        'stroke="#cbd5e0"/>',
-    ]
+    out = _svg_open(width, height, title)
+    out.append(
+        f'<rect x="{left:.1f}" y="{top}" width="{plot_w:.1f}" height="{plot_h}" fill="none" '
+        'stroke="#cbd5e0"/>'
+    )
+    ticks: list[tuple[float, str]] = []  # every point's x, less those that would touch
     for tick in sorted(set(xs)):
+        text = f"{tick:g}"
+        if (
+            ticks
+            and x(tick) - text_width(text) / 2 < x(ticks[-1][0]) + text_width(ticks[-1][1]) / 2 + 6
+        ):
+            if tick != max(xs):
+                continue
+            ticks.pop()  # the last point's label wins over the one before it
+        ticks.append((tick, text))
+    for tick, text in ticks:
         out.append(
-            f'<text x="{x(tick):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{tick:g}</text>'
+            f'<text x="{x(tick):.1f}" y="{top + plot_h + 20}" text-anchor="middle">{text}</text>'
         )
-    for k in range(5):
-        value = y_hi * k / 4
+    for value, text in y_ticks:
         out.append(
-            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{_fmt(value)}</text>'
+            f'<text x="{left - 6:.1f}" y="{y(value) + 4:.1f}" text-anchor="end">{text}</text>'
         )
     out.append(
-        f'<text x="{left + plot_w / 2}" y="{top + plot_h + 34}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
+        f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 38}" text-anchor="middle">'
+        f"{escape(fit(x_label + (' (log scale)' if log_x else ''), width))}</text>"
     )
     out.append(
         f'<text x="14" y="{top + plot_h / 2}" text-anchor="middle" '
         f'transform="rotate(-90 14 {top + plot_h / 2})">{escape(y_label)}</text>'
     )
-    legend_y = top + plot_h + 52
+    legend_y = top + plot_h + 56
     if ceiling:
         out.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y(ceiling):.1f}" y2="{y(ceiling):.1f}" '

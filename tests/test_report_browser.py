@@ -195,6 +195,48 @@ def gpu_lab2() -> RunResult:
     return _base("lab2", benches=benches, cases=cases)
 
 
+def gpu_lab3() -> RunResult:
+    """A stage sweep: yours, the reference's, Little's law's prediction, the device copy."""
+    stages = [1, 2, 3, 4, 6, 8]
+    gbps = [900.0, 1700.0, 2400.0, 2900.0, 3300.0, 3400.0]
+    bench = BenchResult(
+        "stream",
+        "n=2^28",
+        {"n": 1 << 28},
+        "timed",
+        _stats(8 * 2**28 / 3.4e12),
+        _stats(8 * 2**28 / 3.45e12, seed=3),
+        speedup=3.4 / 3.45,
+        extra={
+            "stages": stages,
+            "gbps": gbps,
+            "reference_gbps": [g * 1.02 for g in gbps],
+            "predicted_gbps": [min(1000.0 * s, 4240.0) for s in stages],
+            "best_stages": 8,
+            "copy_gbps": 4240.0,
+            "idle_latency_ns": 820.0,
+            "loaded_latency_ns": 1900.0,
+        },
+    )
+    return _base("lab3", benches=[bench])
+
+
+def gpu_lab4() -> RunResult:
+    """A roofline sweep over batches that double, yours beside the grader's."""
+    batches = [2**k for k in range(13)]
+    times_ms = [0.005 * max(1.0, b / 256) for b in batches]
+    bench = BenchResult(
+        "measure",
+        "the grader's sweep",
+        {},
+        "timed",
+        extra={"batches": batches, "times_ms": times_ms, "knee": 256.0, "predicted": 300.0},
+    )
+    mine = CaseResult("measure", "your sweep", {}, True)
+    mine.measures = {"times_ms": [t * 1.05 for t in times_ms]}
+    return _base("lab4", benches=[bench], cases=[mine])
+
+
 def awkward_charts() -> str:
     """Charts drawn from the data most likely to collide: long names, values five orders of
     magnitude apart, a ceiling at the right edge, nine roofline points in a cluster."""
@@ -242,6 +284,33 @@ def awkward_charts() -> str:
         for i in range(40)
     ] + [["the whole pipeline, from the first copy to the last", start, start + 3600]]
     svgs.append(charts.timeline_chart(crowded, "A timeline with many named ranges " * 3))
+    sizes = [2**k for k in range(16)]
+    svgs.append(
+        charts.line_chart(
+            [
+                ("yours", sizes, [1e-3 * k**1.5 + 7 for k in sizes], STUDENT),
+                (
+                    "a reference with a long name",
+                    sizes,
+                    [1e-3 * k**1.4 + 5 for k in sizes],
+                    REFERENCE,
+                ),
+            ],
+            "batch b",
+            "microseconds per call",
+            "A sweep over sizes that double, up to 32768",
+            ceiling=40000.0,
+            ceiling_label="a ceiling",
+        )
+    )
+    svgs.append(
+        charts.line_chart(
+            [("close points", [1000, 1001, 1003, 1010, 2000], [1.0, 2.0, 3.0, 4.0, 5.0], STUDENT)],
+            "x",
+            "y",
+            "Points whose x labels would touch",
+        )
+    )
     body = "\n".join(f"<div>{svg}</div>" for svg in svgs if svg)
     return (
         '<!doctype html><html><head><meta charset="utf-8"><style>body{max-width:980px;'
@@ -263,7 +332,8 @@ def pages() -> dict[str, str]:
         for submission in (lab.solution_path, known_wrong):
             result = grader.grade(submission, student="you")
             found[f"{name}-simulator-{submission.stem}"] = render_html(result)
-    builders = {"lab0": gpu_lab0, "lab1": gpu_lab1, "lab2": gpu_lab2}
+    builders = {"lab0": gpu_lab0, "lab1": gpu_lab1, "lab2": gpu_lab2, "lab3": gpu_lab3}
+    builders["lab4"] = gpu_lab4
     for name, build in builders.items():
         if name in labs.names():
             found[f"{name}-gpu-built"] = render_html(build())
