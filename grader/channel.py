@@ -25,8 +25,10 @@ TOKEN_BYTES = 16
 _PREFIX = struct.Struct("<4s16sI")
 _LENGTH = struct.Struct("<Q")
 MAX_HEADER_BYTES = 1 << 20
-MAX_ARRAY_BYTES = 1 << 32
-DEFAULT_TOTAL_BYTES = 3 << 30  # everything one process may send; more is a flood
+MAX_ARRAY_BYTES = 1 << 30  # one array (lab 0's largest is 40 MB)
+DEFAULT_TOTAL_BYTES = (
+    1 << 30
+)  # all one process may send (lab 0's check: 12 B x 2 calls x 11.1M elements)
 MAX_TEXT = 20_000  # characters of any one string in a header
 MAX_ITEMS = 100_000  # entries of any one list or object in a header
 MAX_DEPTH = 12

@@ -98,6 +98,7 @@ class CaseResult:
     elapsed_s: float | None = None
     traceback: str = ""
     measures: dict[str, Any] | None = None  # what a passing case measured (cache misses)
+    stopped_by: str | None = None  # not run: the reason code of the failure that stopped it
 
     @property
     def status(self) -> str:

@@ -31,8 +31,14 @@ def failure(
     return Failure(reason=code, title=title, message=message, hint=hint, traceback=traceback)
 
 
-def not_run(task_name: str, case: dict[str, Any], why: str) -> CaseResult:
-    return CaseResult(task_name, case["name"], case["params"], False, "not_run", f"not run: {why}")
+def not_run(
+    task_name: str, case: dict[str, Any], why: str, stopped_by: str | None = None
+) -> CaseResult:
+    result = CaseResult(
+        task_name, case["name"], case["params"], False, "not_run", f"not run: {why}"
+    )
+    result.stopped_by = stopped_by
+    return result
 
 
 def outcome_problem(outcome: ChildOutcome | Phase) -> str | None:

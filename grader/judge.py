@@ -47,7 +47,8 @@ def judge_check(
                 frame = frames.get((task.name, case["name"], call))
                 if frame is None:
                     why = failure.title.lower() if failure else "stopped before this case"
-                    result = failures.not_run(task.name, case, why)
+                    stopped_by = failure.reason if failure else None
+                    result = failures.not_run(task.name, case, why, stopped_by)
                     break
                 result = _guarded(kind.judge_call, task, case, seed, frame, call)
                 if not result.passed:

@@ -389,7 +389,9 @@ class Grader:
         if skipped:
             assert static is not None
             cases = self._not_run(static, skipped) + cases
-            failure = static
+            # A syntax error says more than anything after it; a submission that is CUDA C
+            # only ("missing_file" for its Python parts) is judged on what did run.
+            failure = failure if failure and static.reason == "missing_file" else static
         if failure is None or not verdicts.reason(failure.reason).zero_all:
             self._verify(phase, cases, logs)
             failure = failure or judge.first_failure(self.lab, cases, fields)
@@ -465,7 +467,7 @@ class Grader:
     def _not_run(self, failure: Failure, names: list[str]) -> list[CaseResult]:
         why = failure.title.lower()
         return [
-            failures.not_run(task.name, case, why)
+            failures.not_run(task.name, case, why, failure.reason)
             for task in self.lab.tasks
             if task.name in names
             for case in self.case_jobs(task)

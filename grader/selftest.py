@@ -197,6 +197,8 @@ def _judge_task_zero(result: RunResult, expectation: Expectation) -> tuple[bool,
         )
     failed = [c for c in result.cases if c.task == expectation.task and not c.passed]
     reason = failed[0].reason if failed else result.failure.reason if result.failure else None
+    if failed and reason == "not_run":
+        reason = failed[0].stopped_by  # a process failure stopped the task: that is its reason
     if expectation.reasons and reason not in expectation.reasons:
         wanted = " or ".join(sorted(expectation.reasons))
         return False, f"expected {expectation.task} to fail for {wanted}, got {reason}"

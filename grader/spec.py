@@ -150,6 +150,7 @@ class PipelineTask:
     stress_subject: str = "the producer kernel"  # what the stress hook slows, for messages
     timed_calls: int = 10  # fixed count: every call has its own input set written untimed
     warmup_calls: int = 2
+    traced_calls: int = 3  # the overlap is judged on the median of these
     forbidden: Mapping[str, str] = field(default_factory=dict)
     hints: Mapping[str, str] = field(default_factory=dict)
     kind: str = "pipeline"

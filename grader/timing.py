@@ -298,15 +298,49 @@ class EventTimer:
 
 
 def replaced_timing_functions(snapshot: dict[str, Any]) -> list[str]:
-    """Names in ``snapshot`` whose current value is no longer the object captured there."""
-    return [name for name, original in snapshot.items() if _lookup(name) is not original]
+    """Names in ``snapshot`` whose current value is no longer the object captured there, or
+    whose code was swapped inside the same function object."""
+    replaced = []
+    for name, (original, code) in snapshot.items():
+        try:
+            now = _lookup(name)
+        except AttributeError:
+            replaced.append(name)
+            continue
+        if now is not original or getattr(now, "__code__", None) is not code:
+            replaced.append(name)
+    return replaced
 
 
-def timing_snapshot() -> dict[str, Any]:
-    """The timing and synchronising functions a submission might swap out, as they are now."""
+# The grader's own functions that measure or report inside the submission's process: replacing
+# one is tampering, however it is done (these are checked by name and by code object).
+GUARDED = (
+    "grader.timing.EventTimer.measure",
+    "grader.timing.EventTimer._sample",
+    "grader.timing.replaced_timing_functions",
+    "grader.timing.summarize",
+    "grader.cupti.capture",
+    "grader.calllog.CallLog.record",
+    "grader.calllog.CallLog.install",
+    "grader.channel.FrameWriter.send",
+    "grader.channel.encode",
+    "grader.kinds.pipeline.timed_call",
+    "grader.kinds.pipeline.load_inputs",
+    "grader.kinds.pipeline.PipelineKind._time_benchmark",
+    "grader.kinds.pipeline.PipelineKind._check_case",
+    "grader.kinds.kernel.KernelKind._run_case",
+    "grader.kinds.kernel.KernelKind._send_result",
+    "grader.record.Recorder.recording",
+    "grader.record.Recorder._record_launch",
+)
+
+
+def timing_snapshot(extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The timing, synchronising and measuring functions a submission might swap out, as they
+    are now (each with its code object); ``extra``: more (a lab's stress hook)."""
     import sys
 
-    names = ["time.perf_counter", "time.time", "time.monotonic"]
+    names = ["time.perf_counter", "time.time", "time.monotonic", *GUARDED, *extra]
     if "cupy" in sys.modules:
         names += [
             "cupy.cuda.get_elapsed_time",
@@ -319,10 +353,13 @@ def timing_snapshot() -> dict[str, Any]:
         names += ["torch.cuda.synchronize", "torch.cuda.Event.elapsed_time"]
     snapshot = {}
     for name in names:
+        if name.split(".")[0] not in sys.modules:
+            continue  # never imported: nothing to replace (and importing it here is not ours)
         try:
-            snapshot[name] = _lookup(name)
+            found = _lookup(name)
         except AttributeError:
             continue
+        snapshot[name] = (found, getattr(found, "__code__", None))
     return snapshot
 
 

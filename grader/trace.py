@@ -270,6 +270,11 @@ def summarize(trace: dict[str, Any]) -> TraceSummary:
     return summary
 
 
+def _run_end(summary: TraceSummary) -> float:
+    run = next((r for r in summary.ranges if r.name == RUN_RANGE), None)
+    return run.end if run is not None else 0.0
+
+
 def _shifted(origin: float):
     def shift(item):
         moved = {"start": item.start - origin, "end": item.end - origin}
@@ -283,9 +288,33 @@ def _device_name(trace: dict[str, Any]) -> str:
     return str(props[0].get("name", ""))
 
 
+RETURN_SLACK_US = 20.0  # host and device clocks of one trace agree to within a few us
+
+
+def returned_early(summary: TraceSummary) -> list[Activity]:
+    """Copies to the host that were still running when the traced call returned: the output
+    read at that moment was complete only by luck, if at all."""
+    run = next((r for r in summary.ranges if r.name == RUN_RANGE), None)
+    if run is None:
+        return []
+    return [a for a in summary.activities if a.kind == "d2h" and a.end > run.end + RETURN_SLACK_US]
+
+
 def findings(summary: TraceSummary) -> list[Finding]:
     """What broke the overlap, as the trace shows it (the call log names the source lines)."""
     found: list[Finding] = []
+    late = returned_early(summary)
+    if late:
+        found.append(
+            Finding(
+                "returned_early",
+                f"{len(late)} copies to the host were still running when run returned (the "
+                f"last ended {max(a.end for a in late) - _run_end(summary):.0f} us later): the "
+                "output read at that moment was complete only by luck",
+                len(late),
+                sum(a.duration for a in late),
+            )
+        )
     last_issue = max(a.correlation for a in summary.activities)
     early = [s for s in summary.syncs if s.kind in BLOCKING_SYNCS and s.correlation < last_issue]
     for kind in BLOCKING_SYNCS:

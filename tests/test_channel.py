@@ -88,3 +88,43 @@ def test_a_large_frame_arriving_in_small_reads_is_parsed_once_in_linear_time():
     os.close(read_fd)
     assert len(frames) == 1 and frames[0].arrays["b"].sum() == 4 << 20
     assert time.perf_counter() - started < 5.0
+
+
+def test_a_flood_is_stopped_at_the_cap_and_the_reader_holds_no_more() -> None:
+    from grader.channel import FrameReader, encode
+
+    token = b"t" * 16
+    reader = FrameReader(token, max_total_bytes=1 << 20)
+    frame = encode({"type": "progress"}, {"junk": np.zeros(500_000, np.uint8)}, token)
+    for _ in range(3):
+        reader.feed(frame)
+    assert reader.error and "MiB" in reader.error and reader.pending_bytes == 0
+    assert reader.feed(frame) == []
+
+
+def test_header_text_is_made_valid_and_bounded() -> None:
+    from grader.channel import MAX_TEXT, FrameReader, encode
+
+    token = b"t" * 16
+    reader = FrameReader(token)
+    raw = encode(
+        {"type": "case", "message": "\ud800 [red]boom[/red]" + "x" * (2 * MAX_TEXT)}, {}, token
+    )
+    (frame,) = reader.feed(raw)
+    message = frame.header["message"]
+    assert message.startswith("? [red]boom[/red]") and len(message) == MAX_TEXT
+    message.encode("utf-8")  # writable as UTF-8: no lone surrogate left
+
+
+def test_a_header_nested_too_deep_is_refused() -> None:
+    from grader.channel import FrameReader, encode
+
+    token = b"t" * 16
+    nested: dict = {}
+    inner = nested
+    for _ in range(40):
+        inner["a"] = {}
+        inner = inner["a"]
+    reader = FrameReader(token)
+    assert reader.feed(encode({"type": "case", "deep": nested}, {}, token)) == []
+    assert reader.error and "nested" in reader.error

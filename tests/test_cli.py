@@ -87,3 +87,21 @@ def test_doctor_says_what_works_here():
     result = _invoke("doctor")
     assert result.exit_code == 0
     assert "What will work" in result.output and "NVRTC" in result.output
+
+
+def test_markup_and_broken_unicode_in_an_exception_are_shown_not_obeyed(tmp_path: Path):
+    hostile = tmp_path / "hostile" / "student.py"
+    hostile.parent.mkdir()
+    hostile.write_text(
+        "def saxpy(a, x, y, out):\n"
+        "    raise ValueError('\\ud800 [bold red]you got 100[/bold red] [link=file:///etc]x[/link]')\n"
+    )
+    out = tmp_path / "report"
+    result = _invoke(
+        "run", "lab0", "--submission", str(hostile), "--mode", "simulator", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert "[bold red]you got 100[/bold red]" in result.output  # shown as text
+    html = (out / "lab0.html").read_text(encoding="utf-8")
+    assert "you got 100" in html and "<bold" not in html
+    assert json.loads((out / "lab0.json").read_text())["points"] == 0

@@ -90,3 +90,72 @@ def test_timeline_draws_a_lane_per_stream_and_engine():
 def test_empty_trace_is_an_error_not_a_zero():
     with pytest.raises(ValueError, match="no GPU activity"):
         trace.summarize({"traceEvents": []})
+
+
+def test_no_pipeline_that_waits_before_returning_is_said_to_return_early():
+    for name in ("solution", "breadth_first", "serial", "blocking_copy", "sync_each_chunk"):
+        assert "returned_early" not in codes(summary(name)), name
+
+
+def test_copies_still_running_when_run_returned_are_a_race_even_if_the_output_was_whole():
+    """The reference's trace with its run range cut short, as if run had returned before the
+    last copies out had landed (and the output had happened to be complete)."""
+    data = trace.load(FIXTURES / "solution.json.gz")
+    run = next(
+        e for e in data["traceEvents"] if e.get("name") == trace.RUN_RANGE and e.get("ph") == "X"
+    )
+    good = summary("solution")
+    last = max(a.end for a in good.activities if a.kind == "d2h")
+    run_range = next(r for r in good.ranges if r.name == trace.RUN_RANGE)
+    # Move the range's end to 500 us before the last copy out ends.
+    run["dur"] = float(run["dur"]) - (run_range.end - (last - 500.0))
+    early = trace.summarize(data)
+    finding = next(f for f in early.findings if f.code == "returned_early")
+    assert finding.count >= 1 and "complete only by luck" in finding.message
+
+
+def _frame_of(*names: str, cut: str | None = None):
+    """A timed frame carrying the named fixtures' traces (``cut``: that one cut short, as if
+    run had returned before its last copies out)."""
+    import gzip
+    import json
+
+    import numpy as np
+
+    from grader.channel import Frame
+
+    arrays = {}
+    for i, name in enumerate(names):
+        data = trace.load(FIXTURES / f"{name}.json.gz")
+        if name == cut:
+            run = next(
+                e
+                for e in data["traceEvents"]
+                if e.get("name") == trace.RUN_RANGE and e.get("ph") == "X"
+            )
+            run["dur"] = float(run["dur"]) * 0.5
+        packed = gzip.compress(json.dumps(data).encode())
+        arrays[f"trace.{i}"] = np.frombuffer(packed, dtype=np.uint8)
+    return Frame({"type": "bench", "status": "timed"}, arrays)
+
+
+def test_the_overlap_is_the_median_traced_calls_and_a_race_in_any_of_them_counts():
+    from grader.kinds.pipeline import median_trace, read_traces
+
+    summaries, problems = read_traces(_frame_of("single_stream", "solution", "breadth_first"))
+    assert not problems and len(summaries) == 3
+    middle = median_trace(summaries)
+    spans = sorted(s.over_bound for s in summaries)
+    assert middle.over_bound == spans[1]
+
+    from grader.kinds.base import ReferenceRun
+    from grader.kinds.pipeline import _judge_pipeline
+    from grader.results import BenchResult
+    from grader.timing import summarize
+
+    result = BenchResult("pipeline", "b", {}, "timed", student=summarize([0.01, 0.011], "fixed"))
+    frame = _frame_of("solution", "solution", "breadth_first", cut="breadth_first")
+    frame.header.update(student_ms=[10.0, 11.0], calllog=[])
+    _judge_pipeline(result, frame, ReferenceRun(), ("pipeline", "b"))
+    assert result.trace["traced_calls"] == 3
+    assert "returned_early" in {f["code"] for f in result.trace["findings"]}

@@ -309,6 +309,9 @@ class StreamKind(Kind):
         if compiled and not compiled[0].passed:
             return 0.0, True, f"0: {compiled[0].message[:200]}"
         if item.kind == "technique":
+            # Where the output was checked (a GPU), the technique counts only with it right.
+            if ran and not all(c.passed for c in ran):
+                return 0.0, True, "0: counts only once every size is exact"
             copies = (compiled[0].measures or {}).get("copies", []) if compiled else []
             if copies:
                 return item.points, True, "the PTX shows " + ", ".join(copies)

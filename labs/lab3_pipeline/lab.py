@@ -148,4 +148,5 @@ LAB = Lab(
     timeout_s=180.0,
     sim_timeout_s=120.0,
     time_timeout_s=500.0,
+    profile="labs.lab3_pipeline.profile",
 )

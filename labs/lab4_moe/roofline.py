@@ -94,6 +94,10 @@ def measure_sweep(
     src = torch.empty(copy_bytes, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
     copy_ms = median_ms(_event_times(lambda: dst.copy_(src), warmup, repeats, None))
+    # Reading alone, as the weights stream in a memory-bound matmul: a sum over the same bytes
+    # (cold: L2 flushed before each sample), read once, written never.
+    weights_like = src.view(torch_dtype)
+    read_ms = median_ms(_event_times(lambda: weights_like.sum(), warmup, repeats, flush))
     torch.cuda.synchronize()
     return {
         "measured": True,
@@ -108,6 +112,7 @@ def measure_sweep(
         "ceiling_batch": ceiling_batch,
         "ceiling_tflops": matmul_flops(ceiling_batch, d) / (ceiling_ms * 1e-3) / 1e12,
         "copy_gbps": 2 * copy_bytes / (copy_ms * 1e-3) / 1e9,
+        "read_gbps": copy_bytes / (read_ms * 1e-3) / 1e9,
         "cold": flush_l2,
         "repeats": repeats,
     }

@@ -2,7 +2,7 @@
 # in sys.modules. Right and fast in the submission's process; the grader's re-run of the
 # kernels the call launched through numba (none) on new inputs leaves `out` unwritten. Under
 # the simulator there is no CuPy to reach.
-# expect: zero not_reproducible | library_kernel
+# expect: zero not_reproducible | library_kernel | no_kernel
 # task: matmul
 # needs: gpu
 import sys
