@@ -125,3 +125,20 @@ def test_the_selftest_table_keeps_fixture_names_whole_at_80_columns():
     wide = Console(width=160, record=True, color_system=None)
     wide.print(_selftest_table(LAB, rows, wide.width))
     assert "a long message" in wide.export_text()  # room for the message: shown, cut short
+
+
+def test_the_report_names_why_points_were_not_measured_on_a_gpu():
+    """On a GPU the run has no reason of its own: the unmeasured lines' reasons are shown."""
+    from grader.report import render_html
+    from grader.results import RubricLine
+    from tests.test_report import _result
+
+    result = _result(
+        points=60,
+        unmeasured_points=40,
+        rubric=[
+            RubricLine("saxpy", "correctness", 60, 60, True, "7 of 7 cases passed"),
+            RubricLine("saxpy", "speed", 0, 40, False, "not measured: needs >= 2 GPUs"),
+        ],
+    )
+    assert "40 points not measured: needs &gt;= 2 GPUs)" in render_html(result)
