@@ -138,9 +138,10 @@ class RunResult:
     def speed_figures(self) -> list[tuple[str, float]]:
         """Each timed task's speed as its rubric rates it, for a leaderboard: the geometric mean
         over its benchmarks of its share of the library ceiling timed in the same run (where
-        there is one), else its speed-up over the serial baseline (pipelines), else over the
-        reference. Only a task whose every item was scored and none of whose benchmarks was
-        flagged has one: a leaderboard never shows a number a person has yet to look at."""
+        there is one), else its speed-up over its baseline (lab 1's serial pipeline, lab 3's
+        synchronous kernel), else over the reference. Only a task whose every item was scored
+        and none of whose benchmarks was flagged has one: a leaderboard never shows a number a
+        person has yet to look at."""
         figures = []
         for task in dict.fromkeys(b.task for b in self.benches):
             lines = [x for x in self.rubric if x.task == task and x.kind != "correctness"]
@@ -156,7 +157,7 @@ class RunResult:
                     100.0,
                 ),
                 (
-                    f"{task}: speed-up over the serial baseline",
+                    f"{task}: speed-up over its baseline",
                     [b.baseline_speedup for b in benches],
                     1.0,
                 ),

@@ -136,3 +136,19 @@ def test_every_results_json_a_class_grading_writes_is_valid(tmp_path: Path):
     missing = by_name["missing_function"]
     assert "no function named 'saxpy'" in missing["tests"][-1]["output"]
     assert missing["tests"][1]["status"] == "failed"  # not counted: correctness first
+
+
+def test_the_recorded_gpu_runs_give_valid_results_with_their_speed_on_the_leaderboard():
+    """The H200 runs in docs/gpu-runs, read back and written as Gradescope would get them."""
+    from grader.results import RunResult
+
+    runs = sorted((SCHEMA_PATH.parent / "gpu-runs").glob("*/*.json"))
+    boards = {}
+    for path in runs:
+        data = json.loads(path.read_text())
+        if "rubric" in data:
+            out = valid(gradescope(RunResult.from_dict(data)))
+            boards[data["lab"]] = [entry["name"] for entry in out.get("leaderboard", [])]
+    assert boards["lab0"] == ["saxpy: speed-up over the reference"]
+    assert boards["lab2"] == ["matmul: % of cuBLAS"]
+    assert boards["lab1"] == ["pipeline: speed-up over its baseline"]
