@@ -76,5 +76,11 @@ gpu-check: venv
 bench: venv
 	$(BIN)/python -m pytest -q -m gpu tests/bench --benchmark-enable
 
+# The reports laid out in headless Chromium (tests/test_report_browser.py), with a PNG of each
+# page in reports/shots for a person to look at.
+.PHONY: report-shots
+report-shots: venv
+	CWB_SCREENSHOTS=reports/shots $(BIN)/python -m pytest -q tests/test_report_browser.py
+
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.json reports/selftest .pytest_cache .ruff_cache

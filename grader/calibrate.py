@@ -24,6 +24,33 @@ from grader.timing import EventTimer, StopRule
 SPREAD_SUBMISSION = "examples/double_launch.py"  # lands between 0 and full speed points
 
 
+class CalibrationUnavailable(RuntimeError):
+    """This machine lacks something calibration needs; the message says what and how to get it."""
+
+
+def missing(gpu: bool | None = None) -> list[str]:
+    """What calibration needs that this machine lacks, one sentence each (empty: all there).
+
+    ``gpu``: whether a CUDA device answers (asked when not given)."""
+    import importlib.util
+
+    from grader.probe import gpu_available
+
+    lacking = []
+    if not (gpu_available() if gpu is None else gpu):
+        lacking.append(
+            "a CUDA GPU: none answered here (`cwb doctor` says why); calibration times kernels"
+        )
+    if importlib.util.find_spec("triton") is None:
+        lacking.append(
+            "triton, whose triton.testing.do_bench is the timer the grader's is compared with: "
+            "`.venv/bin/pip install triton` (on Linux, the CUDA builds of torch bring it)"
+        )
+    if importlib.util.find_spec("cupy") is None:
+        lacking.append("CuPy: `make venv` on a machine with an NVIDIA driver installs it")
+    return lacking
+
+
 def spin_kernel() -> Any:
     """A numba kernel whose length is set by its iteration count: FMAs on data in registers."""
     from numba import cuda
@@ -147,6 +174,13 @@ def grading_spread(console: Console, repeats: int) -> dict[str, Any]:
 def run_calibration(console: Console, repeats: int, out: Path) -> dict[str, Any]:
     from grader.devices import device_info
 
+    lacking = missing()
+    if lacking:
+        raise CalibrationUnavailable(
+            "cwb calibrate cannot run on this machine. It needs\n"
+            + "".join(f"  - {line}\n" for line in lacking)
+            + "Nothing was measured."
+        )
     console.print("[bold]Timer agreement with triton.testing.do_bench[/] (cold, median)")
     agreement = timer_agreement(console)
     console.print(f"[bold]Grading the same submission {repeats} times[/]")

@@ -1,11 +1,13 @@
 """`cwb`: the workbench's command line.
 
-cwb list                          the labs
-cwb run lab0                      grade your stub: labs/lab0_vecadd/student.py
-cwb grade lab0 subs/*/            grade a class (secret seeds, gradebook, Gradescope JSON)
-cwb selftest lab0 | all           the grader checked against its own fixtures
-cwb doctor                        what this machine can do
-cwb calibrate                     on a GPU: the timer against do_bench, and grading spread
+\b
+cwb list                  the labs
+cwb run lab0              grade your lab 0 stub -> reports/lab0.html
+cwb grade lab0 subs/*/    grade a class (secret seeds, gradebook, Gradescope)
+cwb selftest lab0 | all   the grader against its own fixtures
+cwb profile lab1          a lab under its profiler (nsys, CUPTI, ncu)
+cwb doctor                what this machine can do
+cwb calibrate             on a GPU: the timer against do_bench; grading spread
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.table import Table
 
 import labs
 from grader import batch
+from grader.gradescope import gradescope
 from grader.probe import gpu_count, resolve_mode
 from grader.progress import RichProgress
 from grader.report import write_report
@@ -52,8 +55,8 @@ def _summary(result: RunResult) -> None:
     for column in ("task", "item", "points", "how"):
         table.add_column(column)
     for line in result.rubric:
-        points = f"{line.points:g}" if line.measured else "-"
-        table.add_row(line.task, line.kind, f"{points} / {line.max_points:g}", escape(line.detail))
+        how = escape(line.detail) if line.status == "scored" else f"[dim]{escape(line.detail)}[/]"
+        table.add_row(line.task, line.kind, f"{line.shown_points} / {line.max_points:g}", how)
     console.print(table)
     failing = [c for c in result.cases if not c.passed and c.reason != "not_run"]
     if result.failure is not None and not failing:
@@ -315,29 +318,6 @@ def _student_names(submissions: tuple[Path, ...], lab: Lab) -> list[str]:
     return names
 
 
-def gradescope(result: RunResult) -> dict:
-    """Gradescope's results.json for one student."""
-    tests = [
-        {
-            "name": f"{line.task}: {line.kind}",
-            "score": line.points,
-            "max_score": line.max_points,
-            "output": line.detail,
-            "status": "passed" if line.points == line.max_points else "failed",
-        }
-        for line in result.rubric
-    ]
-    output = result.headline
-    if result.failure:
-        output += f"\n{result.failure.message}\n{result.failure.hint}"
-    return {
-        "score": result.points,
-        "max_score": result.max_points,
-        "output": output,
-        "tests": tests,
-    }
-
-
 @main.command()
 @click.argument("lab_names", nargs=-1, metavar="LAB... | all")
 @click.option("--mode", type=MODES, default="auto", show_default=True)
@@ -365,43 +345,73 @@ def selftest(
     failed = 0
     for name in names:
         lab = _lab(name)
-        table = Table(
-            "fixture",
-            "expected",
-            "points",
-            "reason",
-            "verdict",
-            "message",
-            title=f"selftest {lab.name}",
-        )
-
         with RichProgress() as progress:
             options = _options(mode, timeout, sandbox="off" if no_sandbox else "auto")
             grader = _grader(lab, options, progress)
             console.print(f"[bold]selftest {lab.name}[/] ({grader.mode}; {grader.containment})")
 
-            def show(row, lab=lab, table=table) -> None:
-                verdict = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]skipped[/]"}
-                points = "-" if row.points is None else f"{row.points:g}/{row.max_points:g}"
-                table.add_row(
-                    row.fixture,
-                    row.expected,
-                    points,
-                    row.reason or "",
-                    verdict[row.ok],
-                    row.message[:90],
+            def show(row, lab=lab) -> None:
+                console.print(
+                    f"  {escape(row.fixture)}: {_VERDICT[row.ok]} {_points(row)} "
+                    f"{escape(row.reason or '')}"
                 )
-                console.print(f"  {row.fixture}: {verdict[row.ok]} {points} {row.reason or ''}")
                 if row.result is not None:
                     write_report(row.result, out / lab.name, row.fixture.replace("/", "__"))
 
             rows = run_selftest(grader, on_row=show, only=only)
-        console.print(table)
+        console.print(_selftest_table(lab, rows, console.width))
         failed += sum(row.ok is False for row in rows)
     if failed:
         console.print(f"[red]{failed} fixture(s) were not graded as expected[/]")
         sys.exit(1)
     console.print("[green]every fixture was graded as expected[/]")
+
+
+_VERDICT = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]skipped[/]"}
+
+
+def _points(row) -> str:
+    return "-" if row.points is None else f"{row.points:g}/{row.max_points:g}"
+
+
+def _selftest_table(lab: Lab, rows: list, width: int) -> Table:
+    """The selftest's rows at any terminal width: fixture names, points and verdicts whole;
+    the expectation and the reason wrap; the message (its first line) gets what room is left,
+    cut short, and is left out below 16 columns of it (each fixture's report has it)."""
+    cells = [
+        (row.fixture, row.expected, _points(row), row.reason or "", row.ok, row.message)
+        for row in rows
+    ]
+
+    def longest(i: int, header: str) -> int:
+        return max([len(header)] + [len(str(c[i])) for c in cells])
+
+    fixture, points, verdict = longest(0, "fixture"), longest(2, "points"), len("skipped")
+    expected, reason = longest(1, "expected"), longest(3, "reason")
+    # Each column takes 3 characters more than its text (a border and padding), the table 1.
+    room = width - fixture - points - verdict - 3 * 5 - 1
+    message = room - expected - reason - 3
+    if message < 16:  # no message: the wrapped columns share what room there is
+        message = 0
+        if expected + reason > room:  # the reason (a name) whole where it can be
+            reason = max(8, min(reason, room - 10))
+            expected = max(8, room - reason)
+    table = Table(title=f"selftest {lab.name}")
+    table.add_column("fixture", no_wrap=True, min_width=fixture)
+    table.add_column("expected", overflow="fold", width=expected)
+    table.add_column("points", no_wrap=True, min_width=points)
+    table.add_column("reason", overflow="fold", width=reason)
+    table.add_column("verdict", no_wrap=True, min_width=verdict)
+    if message:
+        table.add_column("message", no_wrap=True, overflow="ellipsis", max_width=message)
+    else:
+        table.caption = "messages: in each fixture's report (a wider terminal shows them here)"
+    for name, expect, got, why, ok, text in cells:
+        row = [escape(name), escape(expect), got, escape(why), _VERDICT[ok]]
+        if message:
+            row.append(escape((text.splitlines() or [""])[0]))
+        table.add_row(*row)
+    return table
 
 
 @main.command()
@@ -451,9 +461,12 @@ def doctor() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=ROOT / "reports" / "calibrate")
 def calibrate(repeats: int, out: Path) -> None:
     """On a GPU: the grader's timer against triton's do_bench; the spread of repeated grading."""
-    from grader.calibrate import run_calibration
+    from grader.calibrate import CalibrationUnavailable, run_calibration
 
-    run_calibration(console, repeats=repeats, out=out)
+    try:
+        run_calibration(console, repeats=repeats, out=out)
+    except CalibrationUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -65,6 +65,15 @@ class BenchResult:
         return self.flops / self.traffic_bytes if self.flops and self.traffic_bytes else 0.0
 
 
+# What a rubric line's points are. "scored": earned (or lost) by what was measured;
+# "not measured": no measurement could be made here (no GPU, the reference run failed), so the
+# points are left out of the score until one is (``measured`` is False, and they count in
+# ``unmeasured_points``); "not counted": the item counts only once its task is correct, and it
+# is not, so its points are 0 and no amount of speed changes that (``measured`` stays True: the
+# score is final). The report, the JSON, the terminal and Gradescope all show this status.
+SCORED, NOT_MEASURED, NOT_COUNTED = "scored", "not measured", "not counted"
+
+
 @dataclass
 class RubricLine:
     task: str
@@ -73,6 +82,16 @@ class RubricLine:
     max_points: float
     measured: bool
     detail: str
+    status: str = ""  # SCORED, NOT_MEASURED or NOT_COUNTED; "" reads as measured says
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = SCORED if self.measured else NOT_MEASURED
+
+    @property
+    def shown_points(self) -> str:
+        """The points as the report and the terminal show them: a dash where none count."""
+        return f"{self.points:g}" if self.status == SCORED else "-"
 
 
 @dataclass
@@ -111,11 +130,77 @@ class RunResult:
     limits: dict[str, Any]
     graded: bool = False  # True under `cwb grade` (secret seeds, fixed sample counts)
 
+    @property
+    def not_counted_points(self) -> float:
+        """Points of items that count only once their task is correct, which it is not."""
+        return sum(line.max_points for line in self.rubric if line.status == NOT_COUNTED)
+
+    def speed_figures(self) -> list[tuple[str, float]]:
+        """Each timed task's speed as its rubric rates it, for a leaderboard: the geometric mean
+        over its benchmarks of its share of the library ceiling timed in the same run (where
+        there is one), else its speed-up over its baseline (lab 1's serial pipeline, lab 3's
+        synchronous kernel), else over the reference. Only a task whose every item was scored
+        and none of whose benchmarks was flagged has one: a leaderboard never shows a number a
+        person has yet to look at."""
+        figures = []
+        for task in dict.fromkeys(b.task for b in self.benches):
+            lines = [x for x in self.rubric if x.task == task and x.kind != "correctness"]
+            benches = [b for b in self.benches if b.task == task]
+            if not lines or any(x.status != SCORED for x in lines):
+                continue
+            if any(b.status != "timed" or b.flags for b in benches):
+                continue
+            for name, ratios, scale in (
+                (
+                    f"{task}: % of {benches[0].library_name or 'the library'}",
+                    [b.share_of_library for b in benches],
+                    100.0,
+                ),
+                (
+                    f"{task}: speed-up over its baseline",
+                    [b.baseline_speedup for b in benches],
+                    1.0,
+                ),
+                (f"{task}: speed-up over the reference", [b.speedup for b in benches], 1.0),
+            ):
+                if all(r is not None and math.isfinite(r) and r > 0 for r in ratios):
+                    mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+                    figures.append((name, round(scale * mean, 4)))
+                    break
+        return figures
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for case, row in zip(self.cases, data["cases"], strict=True):
             row["status"] = case.status
+        data["not_counted_points"] = self.not_counted_points
         return _clean(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """A result read back from its JSON file (the inverse of :meth:`to_dict`)."""
+
+        def build(kind: type, row: dict[str, Any] | None) -> Any:
+            if row is None:
+                return None
+            return kind(**{k: v for k, v in row.items() if k in kind.__dataclass_fields__})
+
+        def bench(row: dict[str, Any]) -> BenchResult:
+            result = build(BenchResult, row)
+            for name in ("student", "reference", "baseline", "library"):
+                stats = row.get(name)
+                setattr(result, name, TimingStats.from_dict(stats) if stats else None)
+            return result
+
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields.update(
+            rubric=[build(RubricLine, row) for row in data.get("rubric", [])],
+            cases=[build(CaseResult, row) for row in data.get("cases", [])],
+            benches=[bench(row) for row in data.get("benches", [])],
+            failure=build(Failure, data.get("failure")),
+            logs=[build(PhaseLog, row) for row in data.get("logs", [])],
+        )
+        return cls(**fields)
 
     def write_json(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader import batch
-from grader.cli import _devices, gradescope, main
+from grader.cli import _devices, main
+from grader.gradescope import gradescope
 from grader.runner import Grader
 from labs import get
 

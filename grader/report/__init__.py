@@ -55,6 +55,16 @@ def sample_charts(result: RunResult) -> list[Markup]:
     return drawn
 
 
+def not_measured_reasons(result: RunResult) -> list[str]:
+    """Why points were not measured: the run's reason, else each unmeasured line's own."""
+    if result.not_measured:
+        return list(result.not_measured)
+    reasons = [
+        line.detail.removeprefix("not measured: ") for line in result.rubric if not line.measured
+    ]
+    return list(dict.fromkeys(reasons))
+
+
 def render_html(result: RunResult, json_name: str = "") -> str:
     copy_bw = result.ceilings.get("copy_bandwidth", {}).get("bytes_per_s")
     tasks = labs.get(result.lab).tasks
@@ -68,6 +78,7 @@ def render_html(result: RunResult, json_name: str = "") -> str:
         copy_bw=copy_bw,
         json_name=json_name,
         how_checked=how_checked(result.lab),
+        not_measured=not_measured_reasons(result),
     )
 
 
