@@ -176,6 +176,7 @@ def run_local(
     devices: Sequence[int | None],
     results_json: ResultsJson,
     on_row: Callable[[dict[str, Any], int, int], None] | None = None,
+    on_start: Callable[[Assignment, int | None], None] | None = None,
 ) -> list[dict[str, Any]]:
     """One thread per device, each with its own Grader pinned to its device, taking the next
     submission from a shared queue until none is left."""
@@ -196,6 +197,8 @@ def run_local(
                     assignment = todo.get_nowait()
                 except queue.Empty:
                     return
+                if on_start:
+                    on_start(assignment, device)
                 row = grade_one(grader, batch.settings, assignment, results_json)
                 with lock:
                     rows.append(row)

@@ -270,7 +270,12 @@ def grade(
             f"Grading {len(plan.assignments)} submissions with {len(devices)} grader(s)"
             + (f" on GPUs {', '.join(str(d) for d in devices)}" if devices[0] is not None else "")
         )
-        batch.run_local(plan, devices, gradescope, shown)
+
+        def started(assignment: batch.Assignment, device: int | None) -> None:
+            where = f" on GPU {device}" if device is not None else ""
+            console.print(f"[dim]grading {escape(assignment.student)}{where} ...[/]")
+
+        batch.run_local(plan, devices, gradescope, shown, started)
     path = batch.gradebook(settings, names)
     containment = "none (--no-sandbox)" if no_sandbox else "bubblewrap"
     console.print(f"Gradebook: {path}  (containment: {containment})")
