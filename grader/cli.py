@@ -58,6 +58,9 @@ def _summary(result: RunResult) -> None:
         how = escape(line.detail) if line.status == "scored" else f"[dim]{escape(line.detail)}[/]"
         table.add_row(line.task, line.kind, f"{line.shown_points} / {line.max_points:g}", how)
     console.print(table)
+    if result.phase_seconds:
+        spent = ", ".join(f"{name} {sec:.1f} s" for name, sec in result.phase_seconds.items())
+        console.print(f"[dim]{result.seconds:.1f} s in all: {spent}[/]")
     failing = [c for c in result.cases if not c.passed and c.reason != "not_run"]
     if result.failure is not None and not failing:
         console.print(f"[red]{escape(result.failure.title)}[/]: {escape(result.failure.message)}")

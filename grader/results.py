@@ -129,6 +129,7 @@ class RunResult:
     logs: list[PhaseLog]
     limits: dict[str, Any]
     graded: bool = False  # True under `cwb grade` (secret seeds, fixed sample counts)
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
 
     @property
     def not_counted_points(self) -> float:

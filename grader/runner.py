@@ -306,20 +306,29 @@ class Grader:
         logs: list[PhaseLog] = []
         benches: list[BenchResult] = []
         flags: list[str] = []
+        phase_seconds: dict[str, float] = {}  # where the run's time went, for the report
+        clock = time.monotonic()
         cases, failure = self._check(submission, logs)
+        phase_seconds["checking correctness"] = round(time.monotonic() - clock, 2)
         measured = self.mode == "gpu"
         not_measured_why = NO_DEVICE if self.mode == "simulator" else ""
         # Each task with benchmarks is timed once its own cases all pass: a wrong part A
         # does not cost part B its speed points. Cheating or interference stops everything.
         timeable = self._timeable(cases, failure)
         if measured and timeable:
+            clock = time.monotonic()
+            fresh = self._reference is None
             reference = self.reference()
+            if fresh:  # a batch times the reference once, for its first submission
+                phase_seconds["timing the reference"] = round(time.monotonic() - clock, 2)
             if reference.error:
                 measured = False
                 not_measured_why = f"the reference run failed ({reference.error})"
                 flags.append("infrastructure: " + reference.error)
             else:
+                clock = time.monotonic()
                 benches, time_failure = self._time(submission, timeable, reference, logs, cases)
+                phase_seconds["timing your work"] = round(time.monotonic() - clock, 2)
                 failure = failure or time_failure
         elif measured:
             not_measured_why = "correctness first"
@@ -363,6 +372,7 @@ class Grader:
                 "sandboxed": self.bwrap is not None,
             },
             graded=graded,
+            phase_seconds=phase_seconds,
         )
 
     def _check(self, submission: Path, logs: list[PhaseLog]) -> tuple[list[CaseResult], Any]:

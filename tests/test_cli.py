@@ -29,6 +29,11 @@ def test_run_on_the_stub_writes_a_report_that_says_what_to_do(tmp_path: Path):
     assert "FILL ME IN" in html and "Not measured" in html
     data = json.loads((tmp_path / "lab0.json").read_text())
     assert data["points"] == 0 and data["failure"]["reason"] == "not_implemented"
+    # The time of each phase, in the JSON, the report and the terminal.
+    spent = data["phase_seconds"]["checking correctness"]
+    assert 0 < spent <= data["seconds"]
+    assert "Where the" in html and "checking correctness" in html
+    assert "checking correctness" in result.output and " s in all" in result.output
 
 
 def test_an_unknown_lab_is_a_usage_error():
