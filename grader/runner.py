@@ -149,18 +149,23 @@ class Grader:
         if self.mode == "simulator":
             extra_env["NUMBA_ENABLE_CUDASIM"] = "1"
         submission = Path(job.get("submission", ROOT))
-        # The grader's own fixtures import the reference solutions, and its worker times the
-        # library ceilings they hold; a student's process never sees them.
+        # The grader's own fixtures import the reference solutions, and the worker's run of
+        # the reference times the baselines and library ceilings they hold. Nothing that runs
+        # or compiles a student's code sees them: not the student's process, and not the
+        # worker that compiles the student's CUDA C (an #include could reach them).
         worker = kwargs.get("module") == "grader.worker"
         names = [t.get("task") for t in job.get("tasks", [])]
         kwargs.setdefault(
             "allow_processes",
             any(kind_of(t).starts_processes for t in self.lab.tasks if t.name in names),
         )
+        references = {ROOT / "reference", self.lab.reference_folder.resolve()}
+        ours = any(submission.is_relative_to(folder) for folder in references)
+        show = ours or (worker and bool(job.get("reference")))
         sandbox = Sandbox(
             bwrap=self.bwrap,
-            hide=list(self.options.hide),
-            show_reference=worker or submission.is_relative_to(ROOT / "reference"),
+            hide=[*self.options.hide, *([] if show else sorted(references))],
+            show_reference=show,
         )
         return run_child(
             job,

@@ -276,3 +276,24 @@ def test_run_child_rebuilds_the_environment_from_an_allow_list(
     env = child_environment(Path("/tmp/x"))
     assert "AWS_SECRET_ACCESS_KEY" not in env and not any("SECRET" in k for k in env)
     assert env["HOME"] == "/tmp/x/home" and env["NUMBA_CACHE_DIR"].startswith("/tmp/x/")
+
+
+@pytest.mark.parametrize("where", ["relative", "absolute"])
+def test_cuda_c_cannot_include_the_reference_solution(tmp_path: Path, where: str) -> None:
+    """The grader compiles a student's CUDA C in its own worker: an #include must not reach
+    the reference solutions from there (by a path relative to the include directory, or by
+    the repository's absolute path)."""
+    lab3 = labs.get("lab3")
+    target = lab3.reference_folder / "solution.cu"
+    path = "../reference/lab3_pipeline/solution.cu" if where == "relative" else str(target)
+    student = tmp_path / "sub" / "student.cu"
+    student.parent.mkdir()
+    student.write_text(f'#include "{path}"\n')
+    result = Grader(lab3, Options(mode="simulator", timeout_s=120)).grade(student)
+    compiled = next(c for c in result.cases if c.task == "stream" and c.case == "compiles")
+    assert not compiled.passed and compiled.reason == "kernel_compile"
+    assert "cannot open source file" in compiled.message
+    assert sum(line.points for line in result.rubric if line.task == "stream") == 0
+    # The reference itself, graded as the grader's own fixture, still compiles.
+    own = Grader(lab3, Options(mode="simulator", timeout_s=120)).grade(target)
+    assert next(c for c in own.cases if c.case == "compiles").passed
