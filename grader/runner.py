@@ -42,7 +42,8 @@ __all__ = ["NO_DEVICE", "Grader", "Options", "gpu_available", "resolve_mode"]
 
 SIMULATOR_NOTE = (
     "Performance was not measured: there is no CUDA device here. Correctness ran under numba's "
-    "CUDA simulator at small sizes; run on an NVIDIA GPU for the speed points."
+    "CUDA simulator at small sizes. Once every task is correct here, run it on an NVIDIA GPU "
+    "for the points that need timing."
 )
 
 
