@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import queue
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,25 @@ COLUMNS = (
     "sandbox",
     "device",
 )
+
+
+RESERVED = {BATCH_FILE, "gradebook.csv", "submitit"}
+
+
+def safe_name(name: str) -> str:
+    """A student's name as a folder of results inside OUT: letters, digits, ``.``, ``_`` and
+    ``-`` only, never a dot first (no ``..``, nothing hidden), never one of the batch's own
+    files."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".-")[:100] or "student"
+    return f"{cleaned}_" if cleaned in RESERVED else cleaned
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: one starting with ``= + - @`` (or a tab or a
+    carriage return) would be run as a formula, so it gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -108,7 +128,7 @@ def plan(settings: Settings, assignments: Sequence[Assignment], regrade: bool) -
     out = Path(settings.out)
     todo, skipped = [], []
     for a in assignments:
-        if not regrade and (out / a.student / ROW_FILE).is_file():
+        if not regrade and (out / safe_name(a.student) / ROW_FILE).is_file():
             skipped.append(a.student)
         else:
             todo.append(a)
@@ -123,8 +143,7 @@ def grade_one(
 ) -> dict[str, Any]:
     """One student's row, its report and its Gradescope results. A failure of the grader itself
     on this submission is recorded in its row, and the batch goes on."""
-    out = Path(settings.out) / assignment.student
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(settings.out) / safe_name(assignment.student)
     row: dict[str, Any] = {
         "student": assignment.student,
         "points": 0.0,
@@ -138,6 +157,7 @@ def grade_one(
         "headline": "",
     }
     try:
+        out.mkdir(parents=True, exist_ok=True)
         result = grader.grade(Path(assignment.submission), student=assignment.student, graded=True)
         html, _ = write_report(result, out, grader.lab.name)
         (out / "results.json").write_text(json.dumps(results_json(result), indent=2))
@@ -155,7 +175,11 @@ def grade_one(
             flags=f"the grader failed on this submission: {type(exc).__name__}: {exc}"[:500],
             headline=f"not graded: the grader failed ({type(exc).__name__})",
         )
-    (out / ROW_FILE).write_text(json.dumps(row, indent=2))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ROW_FILE).write_text(json.dumps(row, indent=2))
+    except OSError as exc:  # the batch goes on; the gradebook says this row was not kept
+        row["flags"] = f"{row['flags']} | its row could not be written: {exc}".strip(" |")
     return row
 
 
@@ -199,7 +223,15 @@ def run_local(
                     return
                 if on_start:
                     on_start(assignment, device)
-                row = grade_one(grader, batch.settings, assignment, results_json)
+                try:
+                    row = grade_one(grader, batch.settings, assignment, results_json)
+                except Exception as exc:  # never lose the rest of the class to one student
+                    row = {
+                        "student": assignment.student,
+                        "failure": "infrastructure",
+                        "flags": f"the grader failed: {type(exc).__name__}: {exc}"[:500],
+                        "headline": "not graded: the grader failed",
+                    }
                 with lock:
                     rows.append(row)
                     if on_row:
@@ -254,10 +286,10 @@ def gradebook(settings: Settings, students: Sequence[str]) -> Path:
     rows = []
     for student in sorted(set(students)):
         try:
-            row = json.loads((out / student / ROW_FILE).read_text())
+            row = json.loads((out / safe_name(student) / ROW_FILE).read_text())
         except (OSError, ValueError):
             row = {"student": student, "failure": "not graded"}
-        rows.append({k: row.get(k, "") for k in COLUMNS})
+        rows.append({k: csv_cell(row.get(k, "")) for k in COLUMNS})
     path = out / "gradebook.csv"
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(COLUMNS))

@@ -319,7 +319,8 @@ def _student_names(submissions: tuple[Path, ...], lab: Lab) -> list[str]:
             name = (given if given.is_dir() else given.parent).resolve().name
         else:
             name = given.stem
-        base, k = name, 2
+        base = batch.safe_name(name)
+        name, k = base, 2
         while name in names:
             name, k = f"{base}-{k}", k + 1
         names.append(name)

@@ -257,48 +257,94 @@ def _under(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+# What of the project a grading process may see: the grader, the labs and the CUDA C headers.
+# Everything else in it (the reference solutions, .git with their history, docs, tests,
+# reports, a class's submissions or grades kept there) is an empty folder to it.
+PROJECT_SHOWN = ("grader", "labs", "kernels")
+
+
+def _real(path: Path | str) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def mount_plan(sandbox: Sandbox, scratch: Path, visible: Sequence[Path]) -> list[tuple[str, Path]]:
+    """The folders a process sees differently from the machine, in the order bwrap must mount
+    them (parents first): ``("empty", path)`` an empty read-only folder, ``("show", path)`` the
+    machine's folder, read-only, ``("write", path)`` the scratch folder, writable.
+
+    Empty: /tmp (private), the project but for :data:`PROJECT_SHOWN`, and every folder the
+    caller hides. Shown: what the process needs that an empty folder covers: this Python and
+    its packages, ``PYTHONPATH``, the project's shown parts (and the reference solutions for
+    the grader's own runs), and ``visible`` (the submission's files). A path both hidden and
+    needed is shown; an empty folder inside another is left out (it is empty already).
+    """
+    root = _real(ROOT)
+    empty = {Path("/tmp"), root}
+    for folder in [*sandbox.hide, ROOT / "reports"]:
+        if Path(folder).exists():
+            empty.add(_real(folder))
+    project = [root / part for part in PROJECT_SHOWN]
+    if sandbox.show_reference:
+        project.append(root / "reference")
+    python = [Path(sys.prefix), Path(sys.base_prefix), *map(Path, _python_paths()[1:])]
+    needed = [*project, *python, *(Path(p) for p in sys.path if p), *visible]
+    # Inside the project only these are shown: its shown parts, this Python (a .venv in it),
+    # PYTHONPATH's folders (a course's own labs) and the submission's files.
+    allowed = [_real(p) for p in [*project, *python, *visible] if Path(p).exists()]
+    show: set[Path] = set()
+    for path in needed:
+        if not Path(path).exists():
+            continue
+        real = _real(path)
+        if _under(real, root) and not any(_under(real, a) for a in allowed if a != root):
+            continue
+        show.add(real)
+    empty -= show
+    plan = {path: "empty" for path in empty}
+    plan.update({path: "show" for path in show})
+    plan[_real(scratch)] = "write"
+
+    def covering(path: Path) -> str | None:
+        """What the nearest planned folder above ``path`` makes of it (None: the machine)."""
+        for parent in path.parents:
+            if parent in plan:
+                return plan[parent]
+        return None
+
+    kept = []
+    for path in sorted(plan, key=lambda p: (len(p.parts), str(p))):
+        above = covering(path)
+        op = plan[path]
+        if op == "empty" and above == "empty":
+            continue  # inside an empty folder already
+        if op == "show" and above in (None, "show"):
+            continue  # the machine shows it already
+        kept.append((op, path))
+    return kept
+
+
 def bwrap_command(
     sandbox: Sandbox, scratch: Path, env: dict[str, str], visible: Sequence[Path]
 ) -> list[str]:
-    """The bwrap arguments for one process: read-only root, private /tmp and /dev/shm, the
-    scratch directory writable, the hidden folders empty, ``visible`` shown again inside them.
-    """
+    """The bwrap arguments for one process: the machine read-only, private /tmp and /dev/shm,
+    then :func:`mount_plan` (empty folders, the folders shown again inside them, the scratch
+    folder writable), and the empty folders made read-only last, so that nothing written
+    there could even seem to land."""
     assert sandbox.bwrap is not None
     args = [sandbox.bwrap, *_namespaces(), "--ro-bind", "/", "/"]
     args += ["--dev-bind", "/dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm"]
-    args += ["--tmpfs", "/tmp"]
-    # Never hide what the process runs from: the project (the labs, the grader) and Python.
-    keep = [ROOT, Path(sys.prefix), Path(sys.base_prefix)]
-    hidden = [
-        folder
-        for folder in sandbox.hide
-        if not any(_under(k, folder) or _under(folder, k) for k in keep)
-    ]
-    if not sandbox.show_reference:
-        hidden.append(ROOT / "reference")
-    hidden.append(ROOT / "reports")
-    for folder in hidden:
-        if folder.is_dir():
-            args += ["--tmpfs", str(folder)]
-    # What the process needs that a private /tmp or a hidden folder would cover: this Python
-    # and its packages, the project, the submission itself.
-    needed = [Path(sys.prefix), Path(sys.base_prefix), ROOT, *map(Path, _python_paths())]
-    needed += [Path(p) for p in sys.path if p]
-    needed += list(visible)
-    covered = [Path("/tmp"), *hidden]
-    shown: list[Path] = []
-    for path in needed:
-        path = path.resolve() if path.exists() else path
-        if not path.exists() or any(_under(path, s) for s in shown):
-            continue
-        if any(_under(path, c) for c in covered):
-            shown.append(path)
+    plan = mount_plan(sandbox, scratch, visible)
+    for op, path in plan:
+        if op == "empty":
+            args += ["--tmpfs", str(path)]
+        elif op == "show":
             args += ["--ro-bind", str(path), str(path)]
-    # Hidden folders are empty and read-only: nothing written there could even seem to land.
-    for folder in hidden:
-        if folder.is_dir():
-            args += ["--remount-ro", str(folder)]
-    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--clearenv"]
+        else:
+            args += ["--bind", str(path), str(path)]
+    for op, path in plan:
+        if op == "empty" and path != Path("/tmp"):
+            args += ["--remount-ro", str(path)]
+    args += ["--chdir", str(scratch), "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return [*args, "--"]

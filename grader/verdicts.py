@@ -20,6 +20,12 @@ class Reason:
 
 REASONS: dict[str, Reason] = {
     "missing_file": Reason("Submission not found", "Check the path of the file you submitted."),
+    "linked_file": Reason(
+        "The submission is a link to files elsewhere",
+        "Submit the files themselves: the grader does not follow symbolic links out of a "
+        "submission.",
+        zero_all=True,
+    ),
     "syntax_error": Reason(
         "Python could not read the file", "Fix the syntax error on the line shown, then re-run."
     ),

@@ -145,3 +145,30 @@ def test_each_local_grader_gets_its_gpu(monkeypatch: pytest.MonkeyPatch) -> None
     assert batch.options(settings, 3).extra_env == {"CUDA_VISIBLE_DEVICES": "3"}
     monkeypatch.setattr(cli, "gpu_count", lambda: 0)
     assert _devices("all", 3, settings) == [None, None, None]
+
+
+def test_names_stay_inside_out_and_cells_stay_text(tmp_path: Path) -> None:
+    """File names become folder names and gradebook cells: none escapes OUT, takes the
+    batch's own files, or is run by a spreadsheet as a formula."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    names = ["...", "batch.json", "gradebook.csv", '=HYPERLINK("evil","y")', "+cmd", "a b\nc"]
+    for name in names:
+        (subs / f"{name}.py").write_text(LAB.solution_path.read_text())
+    out = tmp_path / "grades"
+    result = CliRunner().invoke(
+        main,
+        ["grade", "lab0", *(str(subs / f"{n}.py") for n in names), "--mode", "simulator",
+         "--samples", "5", "--out", str(out)],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "batch.json").read_text())["secret"]  # still the batch's file
+    assert not (tmp_path / "row.json").exists() and not (tmp_path / "lab0.html").exists()
+    rows = _book(out / "gradebook.csv")
+    assert len(rows) == len(names)
+    for row in rows:
+        assert not row["student"].startswith(("=", "+", "-", "@")), row["student"]
+        assert float(row["points"]) == 60, row
+        folder = out / row["student"]
+        assert folder.parent == out and (folder / "row.json").is_file()

@@ -109,11 +109,20 @@ try:
 except OSError as exc:
     parent = "unreadable"
 pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
-reference = os.listdir({str(ROOT / "reference")!r})
+def listing(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return "absent"
+reference = listing({str(ROOT / "reference")!r})
+project = listing({str(ROOT)!r})
+history = listing({str(ROOT / ".git")!r})
 print("SECRET=" + repr(secret), flush=True)
 print("PARENT=" + parent.replace(chr(0), " ")[:300], flush=True)
 print("PIDS=" + repr(pids), flush=True)
 print("REFERENCE=" + repr(reference), flush=True)
+print("PROJECT=" + repr(project), flush=True)
+print("GIT=" + repr(history), flush=True)
 print("UID=" + str(os.getuid()), flush=True)
 """
 
@@ -129,7 +138,11 @@ def test_a_submission_sees_no_secret_no_grader_and_no_reference(
     # Its parent is the sandbox's own init, not the grader: it sees only its own sandbox.
     assert _said(result, "PARENT").startswith(("unreadable", "/usr/bin/bwrap", "bwrap"))
     assert max(eval(_said(result, "PIDS"))) < 100  # a pid namespace of its own
-    assert _said(result, "REFERENCE") == "[]"
+    # Of the project it sees the grader, the labs and the headers (and the venv that runs it):
+    # not the reference solutions, nor .git (their history), docs or tests.
+    assert _said(result, "REFERENCE") in ("[]", "'absent'")
+    assert _said(result, "GIT") in ("[]", "'absent'")
+    assert set(eval(_said(result, "PROJECT"))) <= {"grader", "labs", "kernels", ".venv"}
     assert _said(result, "UID") == "65534"
 
 
@@ -297,3 +310,107 @@ def test_cuda_c_cannot_include_the_reference_solution(tmp_path: Path, where: str
     # The reference itself, graded as the grader's own fixture, still compiles.
     own = Grader(lab3, Options(mode="simulator", timeout_s=120)).grade(target)
     assert next(c for c in own.cases if c.case == "compiles").passed
+
+
+LISTER = """
+import os, sys
+for path in {paths!r}:
+    try:
+        print("SEEN " + path + " " + repr(sorted(os.listdir(path))), flush=True)
+    except OSError:
+        print("SEEN " + path + " 'absent'", flush=True)
+"""
+
+
+def test_hidden_folders_inside_each_other_and_inside_the_project(tmp_path: Path) -> None:
+    """A class folder with the batch's output inside it, and a folder inside the project: all
+    hidden, and none stops the grading (a folder mounted empty over another used to fail)."""
+    course = tmp_path / "course"
+    out = course / "_grades"
+    out.mkdir(parents=True)
+    (out / "batch.json").write_text('{"secret": "s"}')
+    bob = course / "bob"
+    bob.mkdir()
+    (bob / "student.py").write_text("# bob's work\n")
+    inside = ROOT / "docs"
+    paths = [str(course), str(out), str(bob), str(inside)]
+    alice = _submission(course, "alice", LISTER.format(paths=paths))
+    result = _grader(hide=[course, out, inside]).grade(alice)
+    assert result.points == 60, result.headline
+    seen = dict(
+        line.split(" ", 2)[1:]
+        for log in result.logs
+        for line in log.stdout.splitlines()
+        if line.startswith("SEEN ")
+    )
+    assert set(seen) == set(paths), seen
+    # The class folder shows only alice's own folder; the rest is empty or absent.
+    assert eval(seen[str(course)]) in (["alice"], "absent")
+    for path in (out, bob, inside):
+        assert eval(seen[str(path)]) in ([], "absent"), (path, seen[str(path)])
+
+
+def test_a_project_under_tmp_is_shown_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project itself may live under /tmp (a CI checkout): the private /tmp is mounted
+    first, then the project's empty folder, then its shown parts."""
+    import subprocess
+
+    import grader.sandbox as sandbox_module
+
+    project = tmp_path / "project"
+    (project / "grader").mkdir(parents=True)
+    (project / "grader" / "ok.txt").write_text("shown\n")
+    (project / "reference").mkdir()
+    (project / "reference" / "solution.py").write_text("hidden")
+    (project / ".git").mkdir()
+    monkeypatch.setattr(sandbox_module, "ROOT", project)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    box = Sandbox(bwrap=bubblewrap())
+    plan = sandbox_module.mount_plan(box, scratch, [])
+    order = [path for _, path in plan]
+    # /tmp comes first; the project, inside it, is empty with it; its grader is shown again.
+    assert order[0] == Path("/tmp") and project.resolve() not in order
+    assert ("show", (project / "grader").resolve()) in plan
+    command = sandbox_module.bwrap_command(box, scratch, {"PATH": "/usr/bin:/bin"}, [])
+    script = f"ls -A {project}; cat {project}/grader/ok.txt; ls {project}/reference 2>&1"
+    run = subprocess.run([*command, "/bin/sh", "-c", script], capture_output=True, text=True)
+    assert run.returncode != 0 or "hidden" not in run.stdout
+    lines = run.stdout.split()
+    assert "shown" in lines and "solution.py" not in lines and ".git" not in lines, run
+
+
+@pytest.mark.parametrize("target", ["reference", "classmate", "helper"])
+def test_a_submission_made_of_links_is_refused(tmp_path: Path, target: str) -> None:
+    """A student.py that links to the reference solution or a classmate's file, or a helper
+    module beside it that does, is refused: the grader would read the target as theirs."""
+    course = tmp_path / "course"
+    bob = _submission(course, "bob", "")
+    eve = course / "eve"
+    eve.mkdir()
+    if target == "reference":
+        (eve / "student.py").symlink_to(LAB.solution_path)
+    elif target == "classmate":
+        (eve / "student.py").symlink_to(Path("..") / "bob" / "student.py")
+    else:
+        (eve / "student.py").write_text("from helper import *\n")
+        (eve / "helper.py").symlink_to(bob)
+    result = _grader(hide=[course]).grade(eve / "student.py")
+    assert result.points == 0 and result.failure.reason == "linked_file", result.headline
+    assert "symbolic link" in result.failure.message
+    assert any("needs review" in flag for flag in result.flags)
+
+
+def test_files_in_one_folder_see_only_themselves(tmp_path: Path) -> None:
+    """Submissions given as files of one folder (alice.py, zed.py): each process sees its own
+    files, not its classmates' beside it."""
+    folder = tmp_path / "course" / "submissions"
+    folder.mkdir(parents=True)
+    (folder / "alice.py").write_text(LAB.solution_path.read_text())
+    spy = "import os\nprint('SEEN=' + repr(sorted(os.listdir(os.path.dirname(__file__)))))\n"
+    (folder / "zed.py").write_text(spy + HONEST)
+    result = _grader(hide=[folder.parent]).grade(folder / "zed.py")
+    assert result.points == 60, result.headline
+    assert _said(result, "SEEN") == "['zed.py']"
