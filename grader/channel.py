@@ -32,6 +32,20 @@ DEFAULT_TOTAL_BYTES = (
 MAX_TEXT = 20_000  # characters of any one string in a header
 MAX_ITEMS = 100_000  # entries of any one list or object in a header
 MAX_DEPTH = 12
+# Parsed JSON costs far more than its text ("{}," is 3 bytes, an empty dict 64), and the parent
+# keeps every frame of a phase: the values (and keys) of one header, and of all the headers one
+# process sends, are bounded, and so are all its header bytes (arrays have their own cap).
+MAX_NODES = 100_000  # JSON values and keys in one header (honest ones: a few thousand)
+MAX_TOTAL_NODES = 2_000_000  # in all the headers of one process (~150 MB of objects at most)
+MAX_TOTAL_HEADER_BYTES = 64 << 20  # JSON text of all the headers of one process
+# Integers a header may hold: what fits in int64 or uint64. A larger one (JSON allows any)
+# would overflow float() in the grader, so it arrives as this text instead of a number.
+MIN_INT, MAX_INT = -(2**63), 2**64 - 1
+OUT_OF_RANGE = "<integer out of range>"
+# The keys the grader routes frames by: a frame whose routing key has another type is not one
+# the harness wrote (a list as "task" would not even be a dictionary key).
+ROUTING_TEXT = ("type", "task", "case", "bench", "status")
+ROUTING_INT = ("call",)
 ALLOWED_DTYPE_KINDS = "biufc"  # bool, int, uint, float, complex: never object or void
 
 
@@ -79,24 +93,58 @@ class ChannelError(Exception):
     """The bytes on the channel are not frames this run's harness wrote."""
 
 
-def clean(value: Any, depth: int = 0) -> Any:
-    """A header's JSON value made safe to show and to store: every string valid Unicode (an
-    unpaired surrogate becomes U+FFFD) and at most ``MAX_TEXT`` characters; lists and objects
-    bounded in size and depth. Raises ChannelError for what no harness would send."""
+def clean(value: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
+    """A header's JSON value made safe to show, to store and to compute with: every string
+    valid Unicode (an unpaired surrogate becomes U+FFFD) and at most ``MAX_TEXT`` characters;
+    every integer within int64/uint64 (a larger one becomes the text ``OUT_OF_RANGE``); lists
+    and objects bounded in size and depth, and at most ``MAX_NODES`` values and keys in all
+    (``budget``, a one-item list, counts what is left). Raises ChannelError for what no
+    harness would send."""
+    if budget is None:
+        budget = [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ChannelError(f"a frame header holds more than {MAX_NODES} values")
     if depth > MAX_DEPTH:
         raise ChannelError("a frame header is nested too deeply")
     if isinstance(value, str):
         text = value[:MAX_TEXT]
         return text.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if MIN_INT <= value <= MAX_INT else OUT_OF_RANGE
     if isinstance(value, list):
         if len(value) > MAX_ITEMS:
             raise ChannelError(f"a frame header holds a list of {len(value)} items")
-        return [clean(v, depth + 1) for v in value]
+        return [clean(v, depth + 1, budget) for v in value]
     if isinstance(value, dict):
         if len(value) > MAX_ITEMS:
             raise ChannelError(f"a frame header holds an object of {len(value)} keys")
-        return {clean(str(k), depth + 1): clean(v, depth + 1) for k, v in value.items()}
-    return value  # int, float, bool, None
+        budget[0] -= len(value)  # the keys
+        return {
+            clean(str(k), depth + 1, budget): clean(v, depth + 1, budget) for k, v in value.items()
+        }
+    if isinstance(value, float) or value is None:
+        return value
+    raise ChannelError(f"a frame header holds a {type(value).__name__}")
+
+
+def clean_header(header: Any, budget: list[int] | None = None) -> dict[str, Any]:
+    """A whole header, cleaned (:func:`clean`), with its routing keys checked: ``type``,
+    ``task``, ``case``, ``bench`` and ``status`` are text and ``call`` an integer where they
+    are present. Raises ChannelError for a header the harness would not write."""
+    if not isinstance(header, dict):
+        raise ChannelError("a frame header is not a JSON object")
+    header = clean(header, budget=budget)
+    for key in ROUTING_TEXT:
+        if key in header and not isinstance(header[key], str):
+            raise ChannelError(f"a frame's {key!r} is not text")
+    for key in ROUTING_INT:
+        value = header.get(key)
+        if key in header and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ChannelError(f"a frame's {key!r} is not an integer")
+    return header
 
 
 class FrameReader:
@@ -111,6 +159,8 @@ class FrameReader:
         self._need = 0  # bytes the frame at the front needs before it is worth parsing again
         self._received = 0
         self._max_total = max_total_bytes or DEFAULT_TOTAL_BYTES
+        self._header_bytes = 0  # JSON text of every whole frame so far
+        self._nodes = 0  # JSON values and keys of every whole frame so far
         self.error: str | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
@@ -152,6 +202,11 @@ class FrameReader:
             raise ChannelError("a frame with a forged token was written to the channel")
         if header_len > MAX_HEADER_BYTES:
             raise ChannelError(f"a frame header of {header_len} bytes is too large")
+        if self._header_bytes + header_len > MAX_TOTAL_HEADER_BYTES:
+            raise ChannelError(
+                f"more than {MAX_TOTAL_HEADER_BYTES >> 20} MiB of frame headers were sent: "
+                "the channel's limit"
+            )
         end = _PREFIX.size + header_len
         if len(buf) < end:
             self._need = end
@@ -160,9 +215,14 @@ class FrameReader:
             header = json.loads(bytes(buf[_PREFIX.size : end]))
         except (ValueError, RecursionError) as exc:
             raise ChannelError(f"a frame header is not JSON: {exc}") from None
-        if not isinstance(header, dict):
-            raise ChannelError("a frame header is not a JSON object")
-        header = clean(header)
+        budget = [MAX_NODES]
+        header = clean_header(header, budget)
+        nodes = MAX_NODES - budget[0]
+        if self._nodes + nodes > MAX_TOTAL_NODES:
+            raise ChannelError(
+                f"frame headers holding more than {MAX_TOTAL_NODES} values in all were sent: "
+                "the channel's limit"
+            )
         specs = header.get("arrays", [])
         if not isinstance(specs, list):
             raise ChannelError("a frame's array list is malformed")
@@ -188,6 +248,8 @@ class FrameReader:
         }
         del buf[:offset]
         self._need = 0
+        self._header_bytes += header_len
+        self._nodes += nodes
         return Frame(header, arrays)
 
 

@@ -7,6 +7,7 @@ values here: NaN never passes, and the first few mismatches are shown by index.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,7 +133,15 @@ def _text(value: Any, limit: int = 4000) -> str:
 
 
 def _seconds(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A duration the child reported, or None for what is not one (a bool, an int too large
+    for a float, infinity, NaN, a negative time)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def call_result(task_name: str, params: dict[str, Any], frame: Frame) -> CaseResult:

@@ -72,7 +72,9 @@ class Harness:
         for hook in hooks:  # import the lab's hooks now, so the snapshot holds the real ones
             importlib.import_module(hook.rsplit(".", 1)[0])
         snapshot = timing_snapshot(hooks)
-        self.send({"type": "hello", "device": info, "pid": os.getpid()})
+        # The first frame on the channel, written before the submission is loaded: it says which
+        # harness this is, and no submission can have written it (grader.judge.runs_in_worker).
+        self.send({"type": "hello", "process": "child", "device": info, "pid": os.getpid()})
         module = self.load_submission()
         if module is None:
             return

@@ -3,11 +3,22 @@
 The kinds judge one call or one benchmark; this module walks the lab's tasks in order, pairs
 each case and benchmark with its frame (a missing frame is a case not run, with the process's
 failure as the reason), and turns the first failing case into the submission's failure.
+
+A phase may have several processes: the submission's (the child) and the grader's worker, which
+runs no Python of the submission (lab 3's CUDA C stream, lab 4's measured sweep, replayed
+kernels). Each task's frames count only from the process meant to run it; a frame for a task
+from the other process was written by the submission (only the child runs its code) to speak
+for the grader, and is a forgery of the channel: 0 for everything, and a person looks.
+
+Everything a kind reads from a frame came from the submission's process: an exception while
+judging it (a value of the wrong type, an overflow, a division by zero) is the submission's
+"protocol" failure, never a crash of the grader.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 from grader import failures
 from grader.check import CaseResult
@@ -15,8 +26,13 @@ from grader.jobs import case_jobs
 from grader.kinds import kind_of
 from grader.kinds.base import ReferenceRun
 from grader.results import BenchResult, Failure
-from grader.sandbox import Phase
+from grader.sandbox import ChildOutcome, Phase
 from grader.spec import Lab
+
+# What judging a frame may raise that is the grader's own trouble, not the frame's: a module it
+# cannot import, a file it cannot write, memory. Anything else came from reading the
+# submission's values (a wrong type, an overflow, a division by zero, a recursion).
+JUDGING_ERRORS = (ImportError, OSError, MemoryError)
 
 
 def judge_check(
@@ -31,11 +47,14 @@ def judge_check(
 
     ``fields`` fill the failure hints' placeholders (the student's file, the lab's name).
     """
-    frames = {
-        (f.header.get("task"), f.header.get("case"), f.header.get("call")): f
-        for f in outcome.of_type("case")
-    }
-    failure = failures.phase_failure(outcome, "checking", fields)
+    frames, forged = attributed(
+        lab,
+        outcome,
+        "case",
+        lambda h: (h.get("task"), h.get("case"), h.get("call")),
+        lambda kind: kind.check_in_worker,
+    )
+    failure = forged or failures.phase_failure(outcome, "checking", fields)
     results: list[CaseResult] = []
     for task in lab.tasks:
         if only is not None and task.name not in only:
@@ -58,6 +77,57 @@ def judge_check(
     return results, failure or first_failure(lab, results, fields)
 
 
+WORKER_MODULE = "grader.worker"
+
+
+def runs_in_worker(outcome: ChildOutcome) -> bool:
+    """Whether ``outcome`` is the grader's worker's (which runs no Python of the submission).
+
+    Told by the first frame on the process's channel: the harness's hello, which says which
+    harness it is, and is written before anything of the submission is loaded (the worker never
+    loads any), so no submission can have written it. Where the outcome names its module (a
+    field run_child may set), that is used instead."""
+    module = getattr(outcome, "module", None)
+    if isinstance(module, str) and module:
+        return module == WORKER_MODULE
+    first = outcome.frames[0] if outcome.frames else None
+    return first is not None and first.type == "hello" and first.header.get("process") == "worker"
+
+
+def attributed(
+    lab: Lab,
+    phase: Phase,
+    frame_type: str,
+    key: Callable[[Mapping[str, Any]], Hashable],
+    worker_runs: Callable[[Any], bool],
+) -> tuple[dict[Hashable, Any], Failure | None]:
+    """The frames of ``frame_type`` by ``key``, each from the process meant to send it: the
+    worker's for the tasks whose kind ``worker_runs``, the submission's for the others. A frame
+    from the other process is a forgery: the failure it makes (``channel``), or None."""
+    frames: dict[Hashable, Any] = {}
+    forged: Failure | None = None
+    for outcome in phase.outcomes:
+        worker = runs_in_worker(outcome)
+        for frame in outcome.of_type(frame_type):
+            name = frame.header.get("task")
+            task = next((t for t in lab.tasks if t.name == name), None)
+            if task is None:
+                continue  # no task of this lab: never judged
+            if worker_runs(kind_of(task)) != worker:
+                forged = forged or failures.failure(
+                    "channel",
+                    (
+                        f"the submission's process sent a result for {name!r}, which the "
+                        "grader's own worker runs: a forged result"
+                    )
+                    if not worker
+                    else f"the grader's worker sent a result for {name!r}, which it does not run",
+                )
+                continue
+            frames[key(frame.header)] = frame
+    return frames, forged
+
+
 def _protocol(task_name: str, case: dict, exc: Exception) -> CaseResult:
     return CaseResult(
         task_name,
@@ -75,7 +145,9 @@ def _guarded(judge_call, task, case: dict, seed: int, frame, call: int) -> CaseR
     (the frame came from the submission's process), never a crash of the grader."""
     try:
         return judge_call(task, case["params"], seed, frame, call)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except JUDGING_ERRORS:
+        raise
+    except Exception as exc:
         return _protocol(task.name, case, exc)
 
 
@@ -99,8 +171,14 @@ def judge_time(
     lab: Lab, outcome: Phase, reference: ReferenceRun, timed_tasks: list[str]
 ) -> tuple[list[BenchResult], Failure | None, list[CaseResult], dict[tuple[str, str], object]]:
     """Every benchmark of the timed tasks: (results, failure, wrong-while-timed cases, frames)."""
-    failure = failures.phase_failure(outcome, "timing")
-    frames = {(f.header.get("task"), f.header.get("bench")): f for f in outcome.of_type("bench")}
+    frames, forged = attributed(
+        lab,
+        outcome,
+        "bench",
+        lambda h: (h.get("task"), h.get("bench")),
+        lambda kind: kind.time_in_worker or kind.replays,
+    )
+    failure = forged or failures.phase_failure(outcome, "timing")
     results: list[BenchResult] = []
     extra_cases: list[CaseResult] = []
     for task in lab.tasks:
@@ -111,7 +189,9 @@ def judge_time(
             frame = frames.get((task.name, bench.name))
             try:
                 result, wrong = kind.judge_bench(task, bench, frame, reference)
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            except JUDGING_ERRORS:
+                raise
+            except Exception as exc:
                 result = BenchResult(task.name, bench.name, dict(bench.params), "error")
                 result.message = f"the timing frame could not be read ({type(exc).__name__})"
                 case = {"name": f"while timing {bench.name}", "params": dict(bench.params)}

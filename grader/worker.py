@@ -61,7 +61,9 @@ class Worker:
         if self.job["phase"] == "time":
             timer = EventTimer(warmup_s=self.job.get("warmup_s", 0.1))
             info["sync_gap_s"] = timer.calibrate()
-        self.send({"type": "hello", "device": info, "pid": os.getpid()})
+        # The first frame on the channel: the tasks this process runs are the worker's to speak
+        # for (grader.judge.runs_in_worker); it runs no Python of the submission.
+        self.send({"type": "hello", "process": "worker", "device": info, "pid": os.getpid()})
         for task_job in self.job["tasks"]:
             task = self.lab.task(task_job["task"])
             kind_of(task).worker_run(self, task, task_job, timer)

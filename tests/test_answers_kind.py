@@ -105,3 +105,56 @@ def test_score_is_in_proportion_to_questions_right() -> None:
     ctx = ScoreContext(RubricItem("quiz", "answers", 20), cases, [], None, False, False, "")
     points, measured, detail = KIND.score_item(ctx)
     assert points == 15 and measured and "3 of 4" in detail and "parity" in detail
+
+
+# -- numbers are numbers, whether JSON wrote them as ints or floats ----------------------------
+
+
+def test_an_int_answers_a_float_and_an_integral_float_answers_an_int() -> None:
+    assert same(301989888.0, 301989888, 0.0) and same(301989888, 301989888.0, 0.0)
+    assert same(8.0, np.int64(8), 0.0) and same(8, np.float64(8.0), 1e-6)
+    assert same({"n": 8.0, "ratio": 1}, {"n": 8, "ratio": 1.0}, 1e-6)
+    assert not same(8.5, 8, 0.0) and not same(9, 8.0, 0.0)
+    assert same(301989888.0 * (1 + 1e-9), 301989888, 1e-6)  # a tolerance holds for ints too
+    assert not same(True, 1, 0.0) and not same(1, True, 0.0) and not same("8", 8, 0.0)
+
+
+def test_same_agrees_with_lab4s_compare() -> None:
+    from labs.lab4_moe.configs import compare
+
+    pairs = [(301989888.0, 301989888), (8, 8.0), (8.5, 8), (1.0 + 1e-9, 1), (2, 2.5), (0, 0.0)]
+    for rtol in (0.0, 1e-6):
+        for got, expected in pairs:
+            assert same(got, expected, rtol) == (compare(got, expected, rtol) is None)
+
+
+@pytest.mark.parametrize(
+    "got",
+    [10**400, -(10**400), float("inf"), float("nan"), 2**64],
+    ids=["1e400", "-1e400", "inf", "nan", "2**64"],
+)
+def test_values_beyond_a_float_are_wrong_and_never_raise(got) -> None:
+    for expected, rtol in ((1, 0.0), (1, 1e-6), (4e9, 1e-6), (4e9, 0.0)):
+        assert not same(got, expected, rtol)
+    assert same(10**400, 10**400, 0.0)  # exact comparison needs no float
+
+
+def test_the_lab4_int_vs_float_submission_gets_the_points_of_the_values() -> None:
+    # /tmp/redteam34/false_zero_int_vs_float: transformer_params returned a float, extrapolate's
+    # rows an "n" as a float; the values were right and the answers scored 0.
+    import labs
+    from reference.lab4_moe import model
+
+    lab = labs.get("lab4")
+    for name, entry, to_float in (
+        ("model", "transformer_params", float),
+        ("extrapolate", "extrapolate", lambda rows: [{**r, "n": float(r["n"])} for r in rows]),
+    ):
+        task = lab.task(name)
+        index = next(i for i, q in enumerate(task.questions) if q.entry == entry)
+        case = task.cases[index]
+        sets = task.arguments(index, case.seed)
+        answers = [{"value": plain(to_float(getattr(model, entry)(**a)))} for a in sets]
+        header = {"type": "case", "case": case.name, "status": "returned", "answers": answers}
+        result = KIND.judge_call(task, dict(case.params), case.seed, Frame(header), 0)
+        assert result.passed, result.mismatches

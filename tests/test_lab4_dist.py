@@ -146,6 +146,75 @@ def test_judge_missing_and_stopped_ranks(tmp_path: Path) -> None:
     assert verdict["reason"] == "crashed" and "all_gather" in verdict["message"]
 
 
+def _right_ranks(out: Path, world: int, seed: int, bytes_sent: Any = None) -> tuple[Any, Any]:
+    """Files of ``world`` ranks that did everything right (the reference's outputs, the least
+    traffic), with rank 0's byte counts replaced by ``bytes_sent`` when given."""
+    want, traffic = reference_outputs(seed, world), expected_traffic(seed, world)
+    for r, (w, t) in enumerate(zip(want, traffic, strict=True)):
+        _status(out, r, world)
+        arrays = {f"expert_in_{j}": rows for j, rows in enumerate(w["expert_inputs"])}
+        arrays |= {"combined": w["combined"], "tp_out": w["tp_out"]}
+        arrays["bytes_sent"] = np.array([t.get(p, 0) for p in dist_harness.PHASES], np.int64)
+        if r == 0 and bytes_sent is not None:
+            arrays["bytes_sent"] = np.asarray(bytes_sent)
+        np.savez(out / f"rank{r}.npz", **arrays)
+    return want, traffic
+
+
+def test_judge_passes_right_files(tmp_path: Path) -> None:
+    want, traffic = _right_ranks(tmp_path, 2, 1)
+    assert dist_check.judge(tmp_path, 2, want, traffic)["ok"]
+
+
+@pytest.mark.parametrize(
+    "bytes_sent",
+    [
+        [np.inf, 0.0, 0.0],
+        [np.nan, 0.0, 0.0],
+        [-1, 0, 0],
+        [1e300, 0.0, 0.0],
+        [2**63 - 1, 0, 0],
+        [1, 2],
+        [[1, 2, 3]],
+        ["1", "2", "3"],
+    ],
+    ids=["inf", "nan", "negative", "1e300", "int64 max", "too short", "2-d", "text"],
+)
+def test_byte_counts_that_are_not_counts_are_a_malformed_rank_file(
+    tmp_path: Path, bytes_sent: Any
+) -> None:
+    # /tmp/redteam34/dist_bytes_sent_inf: a rank rewrote its archive after the harness, and
+    # int(inf) in traffic_summary crashed the grader's process.
+    want, traffic = _right_ranks(tmp_path, 2, 1, bytes_sent=bytes_sent)
+    verdict = dist_check.judge(tmp_path, 2, want, traffic)
+    assert verdict["reason"] == "no_result" and "bytes_sent" in verdict["message"]
+    with pytest.raises(ValueError):
+        dist_check.traffic_summary(
+            [{"bytes_sent": np.asarray(bytes_sent)}], traffic[:1], ("moe", "tp")
+        )
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        "[1, 2]",
+        '"text"',
+        "3",
+        '{"state": "error", "error": "boom"}',
+        '{"state": "error", "error": {"kind": "exception", "traceback": [1]}}',
+        '{"state": "running", "calls": "x"}',
+        '{"state": "running", "calls": [5]}',
+    ],
+)
+def test_a_status_file_that_is_not_a_harnesss_is_judged_not_a_crash(
+    tmp_path: Path, status: str
+) -> None:
+    want, traffic = _right_ranks(tmp_path, 2, 1)
+    (tmp_path / "rank0.json").write_text(status)
+    verdict = dist_check.judge(tmp_path, 2, want, traffic)
+    assert not verdict["ok"] and verdict["reason"] in ("no_result", "exception", "crashed")
+
+
 # -- the harness under torchrun ------------------------------------------------------------------
 
 

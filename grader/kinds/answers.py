@@ -4,10 +4,11 @@ Child: calls each question's function with every argument set (the handout's pub
 hidden ones drawn from this grading's seeds) and sends back what it returned, as JSON values.
 
 Parent: imports the reference (which students never see), computes what each call should have
-returned, and compares: exactly for bools (a bool must be answered with a bool), integers and
-strings (case and surrounding spaces ignored), relatively for real numbers when the question
-says so. A question passes when every argument set is right; the ``answers`` rubric item gives
-its points in proportion to the questions that pass.
+returned, and compares: exactly for bools (a bool must be answered with a bool) and strings
+(case and surrounding spaces ignored); numbers as numbers, written as ints or floats either way
+(301989888.0 answers 301989888), exactly or within the question's relative tolerance. A
+question passes when every argument set is right; the ``answers`` rubric item gives its points
+in proportion to the questions that pass.
 """
 
 from __future__ import annotations
@@ -77,15 +78,28 @@ def same(got: Any, expected: Any, rtol: float) -> bool:
             and len(got) == len(expected)
             and all(same(g, e, rtol) for g, e in zip(got, expected, strict=True))
         )
-    if isinstance(expected, numbers.Integral):
-        return isinstance(got, int) and not isinstance(got, bool) and got == int(expected)
-    if isinstance(expected, numbers.Real):
-        if isinstance(got, bool) or not isinstance(got, int | float):
-            return False
-        if rtol <= 0:
-            return got == expected
-        return math.isfinite(got) and abs(got - float(expected)) <= rtol * abs(float(expected))
+    if isinstance(expected, numbers.Real):  # an int, a float, a numpy number (bools: above)
+        return same_number(got, expected, rtol)
     return got == expected
+
+
+def same_number(got: Any, expected: numbers.Real, rtol: float) -> bool:
+    """Whether the number ``got`` answers ``expected``, written as an int or as a float either
+    way (JSON has one kind of number; lab 4's ``configs.compare`` agrees): equal, or, with a
+    tolerance, within ``rtol`` of it. NaN never passes, and no value raises (an int too large
+    for a float is just wrong)."""
+    if isinstance(got, bool) or not isinstance(got, int | float):
+        return False
+    want = int(expected) if isinstance(expected, numbers.Integral) else float(expected)
+    if got == want:  # exact, even for ints beyond a float's range
+        return True
+    if rtol <= 0:
+        return False
+    try:
+        g, w = float(got), float(want)
+    except OverflowError:
+        return False
+    return math.isfinite(g) and abs(g - w) <= rtol * abs(w)
 
 
 def _call_text(entry: str, args: dict[str, Any]) -> str:

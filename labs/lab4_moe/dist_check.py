@@ -10,7 +10,8 @@ where ``reason`` is None or a failure code:
     crashed        a rank stopped inside a stage without reporting (gloo aborted it, a signal)
     deadlock       only ranks waiting for others are left (see the harness): reported after
                    any more specific failure of another rank
-    no_result      a rank left no status or no outputs at all
+    no_result      a rank left no status or no outputs at all, or files that are not a
+                   harness's (a status that is no JSON object, byte counts that are not counts)
     wrong_answer   what dispatch delivered to an expert, combine's output or the TP output is
                    wrong (the message says which rank, which part, and by how much)
     excess_traffic right outputs, but the ranks sent more than TRAFFIC_SLACK x the least
@@ -31,6 +32,9 @@ ALLOWANCE_BYTES_PER_RANK = 1024  # count exchanges and other bookkeeping
 DISPATCH_RTOL = DISPATCH_ATOL = 1e-6  # rows are moved, not computed: copies should be exact
 COMBINE_RTOL = COMBINE_ATOL = 1e-5  # k weighted float32 terms
 TP_RTOL, TP_ATOL = 1e-4, 1e-5  # float32 matmuls summed in another order
+# A rank's byte count above this (a petabyte) is no count: the files come from the
+# submission's processes, and a count like 1e400 or inf would overflow the grader's sums.
+MAX_BYTES_SENT = 1 << 50
 
 
 def _verdict(reason: str | None, message: str, **extra: Any) -> dict[str, Any]:
@@ -42,10 +46,29 @@ def read_statuses(out_dir: Path, world_size: int) -> list[dict[str, Any] | None]
     for r in range(world_size):
         path = out_dir / f"rank{r}.json"
         try:
-            statuses.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            statuses.append(None)
+            status = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError):
+            status = None
+        statuses.append(status if isinstance(status, dict) else None)  # not a harness's
     return statuses
+
+
+def byte_counts(got: dict[str, np.ndarray]) -> list[int] | None:
+    """A rank's bytes sent per phase (``dist_harness.PHASES``), or None when its archive holds
+    no such counts: missing, of another shape or dtype, or not finite, negative or huge."""
+    from labs.lab4_moe.dist_harness import PHASES
+
+    counts = got.get("bytes_sent")
+    if (
+        not isinstance(counts, np.ndarray)
+        or counts.shape != (len(PHASES),)
+        or counts.dtype.kind not in "iuf"
+    ):
+        return None
+    values = counts.astype(np.float64)
+    if not (np.isfinite(values).all() and (values >= 0).all() and (values <= MAX_BYTES_SENT).all()):
+        return None
+    return [int(v) for v in values]
 
 
 def _canonical(rows: np.ndarray) -> np.ndarray:
@@ -74,11 +97,17 @@ def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> str
     )
 
 
+def _error(status: dict[str, Any]) -> dict[str, Any]:
+    """A status's error, read defensively (the file comes from the submission's process)."""
+    error = status.get("error")
+    return error if isinstance(error, dict) else {}
+
+
 def _error_message(rank: int, status: dict[str, Any]) -> str:
-    error = status.get("error") or {}
+    error = _error(status)
     text = f"rank {rank}, during {status.get('stage', '?')}: {error.get('message', '')}"
     if error.get("traceback"):
-        text += "\n" + error["traceback"]
+        text += "\n" + str(error["traceback"])
     return text
 
 
@@ -101,10 +130,10 @@ def judge(
     # collective, raised, or died): a specific error first, then a rank that died, then the
     # deadlock itself.
     failed = [(r, s) for r, s in enumerate(statuses) if s and s.get("state") == "error"]
-    own = [(r, s) for r, s in failed if (s.get("error") or {}).get("kind") != "deadlock"]
+    own = [(r, s) for r, s in failed if _error(s).get("kind") != "deadlock"]
     if own:
         r, s = own[0]
-        kind = (s.get("error") or {}).get("kind") or "exception"
+        kind = _error(s).get("kind") or "exception"
         return _verdict(kind, _error_message(r, s), ranks=ranks)
     missing = [r for r, s in enumerate(statuses) if s is None]
     if missing:
@@ -112,7 +141,9 @@ def judge(
     running = [(r, s) for r, s in enumerate(statuses) if s and s.get("state") == "running"]
     if running:
         r, s = running[0]
-        last = (s.get("calls") or [{}])[-1]
+        calls = s.get("calls")
+        last = calls[-1] if isinstance(calls, list) and calls else {}
+        last = last if isinstance(last, dict) else {}
         after = f" (its last collective call: {last['op']})" if last.get("op") else ""
         return _verdict(
             "crashed",
@@ -172,6 +203,14 @@ def judge(
         checks.clear()
 
     # 3. The traffic, once the outputs are right.
+    for r, got in enumerate(loaded):
+        if byte_counts(got) is None:
+            return _verdict(
+                "no_result",
+                f"rank {r}'s outputs are malformed: its bytes_sent is not one finite, "
+                "non-negative count of at most 2**50 bytes per phase",
+                ranks=ranks,
+            )
     traffic = traffic_summary(loaded, expected_traffic, parts)
     for name, row in traffic.items():
         if row["sent"] > row["limit"]:
@@ -197,14 +236,18 @@ def traffic_summary(
     expected_traffic: Sequence[dict[str, int]],
     parts: Sequence[str],
 ) -> dict[str, dict[str, float]]:
-    """Per part: bytes sent by all ranks (counted), the least the routing needs, the limit."""
+    """Per part: bytes sent by all ranks (counted), the least the routing needs, the limit.
+    Raises ValueError for a rank whose byte counts are malformed (:func:`byte_counts`)."""
     from labs.lab4_moe.dist_harness import PHASES
 
     phases = {"moe": ("dispatch", "combine"), "tp": ("tp",)}
     world = len(loaded)
+    counts = [byte_counts(got) for got in loaded]
+    if any(c is None for c in counts):
+        raise ValueError("a rank's bytes_sent is not a count per phase")
     summary = {}
     for part in parts:
-        sent = sum(int(got["bytes_sent"][PHASES.index(p)]) for got in loaded for p in phases[part])
+        sent = sum(c[PHASES.index(p)] for c in counts for p in phases[part])
         least = sum(int(e[p]) for e in expected_traffic for p in phases[part])
         limit = TRAFFIC_SLACK * least + ALLOWANCE_BYTES_PER_RANK * world
         summary[part] = {"sent": sent, "least": least, "limit": limit}
