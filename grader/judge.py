@@ -85,8 +85,8 @@ def runs_in_worker(outcome: ChildOutcome) -> bool:
 
     Told by the first frame on the process's channel: the harness's hello, which says which
     harness it is, and is written before anything of the submission is loaded (the worker never
-    loads any), so no submission can have written it. Where the outcome names its module (a
-    field run_child may set), that is used instead."""
+    loads any), so no submission can have written it. Where the outcome names the module that
+    ran (run_child sets it), that is used instead."""
     module = getattr(outcome, "module", None)
     if isinstance(module, str) and module:
         return module == WORKER_MODULE

@@ -161,6 +161,7 @@ class ChildOutcome:
     spawned: list[str] = field(default_factory=list)  # processes the submission started
     limits: Limits = field(default_factory=Limits)
     sandboxed: bool = False
+    module: str = ""  # what ran: "grader.child" (the submission's) or "grader.worker" (ours)
 
     @property
     def signal_name(self) -> str | None:
@@ -603,6 +604,7 @@ def run_child(
         limits=limits,
         sandboxed=sandbox.enabled,
         spawned=[f"pid {pid}: {what}" for pid, what in sorted(spawned.items())],
+        module=module,
     )
 
 
