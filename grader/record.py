@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -331,3 +332,139 @@ class Recorder:
     def _count(self, what: str) -> None:
         assert self._active is not None
         self._active.not_replayed[what] = self._active.not_replayed.get(what, 0) + 1
+
+
+# -- counting only (pipelines) ----------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What one call did on the device, counted: kernel launches through numba, and bytes
+    copied from the host to the device and back."""
+
+    launches: int = 0
+    h2d_bytes: int = 0
+    d2h_bytes: int = 0
+
+    def header(self) -> dict[str, int]:
+        return {"launches": self.launches, "h2d_bytes": self.h2d_bytes, "d2h_bytes": self.d2h_bytes}
+
+
+def _nbytes(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+class Counter:
+    """Counts what a call did on the device, and nothing more: no compiled code read, no
+    snapshot, no synchronisation, so a pipeline's streams keep their timing and their races
+    (lab 1, where the kernels are the lab's own and the copies are the student's work).
+
+    Like a recording, a tally comes from the submission's process: evidence that a call used
+    the device, which the grader weighs, never a verdict. Installed before the submission is
+    imported. On a GPU it wraps numba's kernel launch and the driver's host copies; under the
+    simulator, its kernels, its device arrays' copies and ``cuda.to_device`` (a host array
+    passed straight to a kernel counts as copied both ways, as numba does on a GPU).
+    """
+
+    def __init__(self) -> None:
+        self._active: Tally | None = None
+        self.simulated = False
+
+    def install(self) -> None:
+        from grader import devices
+
+        self.simulated = devices.simulated()
+        if self.simulated:
+            self._install_simulator()
+        else:
+            self._install_gpu()
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[Tally]:
+        tally = Tally()
+        self._active = tally
+        try:
+            yield tally
+        finally:
+            self._active = None
+
+    def _install_simulator(self) -> None:
+        import numba.cuda
+        from numba.cuda.simulator.cudadrv import devicearray
+        from numba.cuda.simulator.kernel import FakeCUDAKernel
+
+        counter = self
+        kernel_call = FakeCUDAKernel.__call__
+        to_host = devicearray.FakeCUDAArray.copy_to_host
+        to_dev = devicearray.FakeCUDAArray.copy_to_device
+        to_device = devicearray.to_device
+
+        def call(kernel: Any, *args: Any) -> Any:
+            tally = counter._active
+            if tally is not None and not kernel._device:
+                tally.launches += 1
+                for arg in args:
+                    if isinstance(arg, np.ndarray):
+                        tally.h2d_bytes += arg.nbytes
+                        tally.d2h_bytes += arg.nbytes
+            return kernel_call(kernel, *args)
+
+        def copy_to_host(array: Any, ary: Any = None, stream: Any = 0) -> Any:
+            if counter._active is not None:
+                counter._active.d2h_bytes += _nbytes(array.nbytes)
+            return to_host(array, ary, stream)
+
+        def copy_to_device(array: Any, ary: Any, stream: Any = 0) -> Any:
+            if counter._active is not None and not isinstance(ary, devicearray.FakeCUDAArray):
+                counter._active.h2d_bytes += _nbytes(getattr(ary, "nbytes", 0))
+            return to_dev(array, ary, stream)
+
+        def to_device_counted(ary: Any, stream: Any = 0, copy: bool = True, to: Any = None) -> Any:
+            if counter._active is not None and to is None:
+                counter._active.h2d_bytes += _nbytes(getattr(ary, "nbytes", 0))
+            return to_device(ary, stream, copy, to)
+
+        FakeCUDAKernel.__call__ = call
+        devicearray.FakeCUDAArray.copy_to_host = copy_to_host
+        devicearray.FakeCUDAArray.copy_to_device = copy_to_device
+        devicearray.to_device = to_device_counted
+        for module in (numba.cuda, sys.modules.get("numba.cuda.simulator")):
+            if module is not None and getattr(module, "to_device", None) is to_device:
+                module.to_device = to_device_counted
+
+    def _install_gpu(self) -> None:
+        from numba.cuda import dispatcher
+        from numba.cuda.cudadrv import driver as drv
+
+        counter = self
+        kernel_launch = dispatcher._Kernel.launch
+
+        def launch(kernel: Any, *args: Any, **kwargs: Any) -> Any:
+            if counter._active is not None:
+                counter._active.launches += 1
+            return kernel_launch(kernel, *args, **kwargs)
+
+        dispatcher._Kernel.launch = launch
+        driver = drv.driver
+        for name, field_name in (
+            ("cuMemcpyHtoD", "h2d_bytes"),
+            ("cuMemcpyHtoDAsync", "h2d_bytes"),
+            ("cuMemcpyDtoH", "d2h_bytes"),
+            ("cuMemcpyDtoHAsync", "d2h_bytes"),
+        ):
+            self._wrap_copy(driver, name, field_name)
+
+    def _wrap_copy(self, driver: Any, name: str, field_name: str) -> None:
+        original = getattr(driver, name)
+        counter = self
+
+        def wrapped(*args: Any) -> Any:
+            tally = counter._active
+            if tally is not None and len(args) > 2:
+                setattr(tally, field_name, getattr(tally, field_name) + _nbytes(args[2]))
+            return original(*args)
+
+        setattr(driver, name, wrapped)

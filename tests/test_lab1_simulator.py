@@ -54,3 +54,70 @@ def test_a_wrong_answer_under_the_slow_table_is_called_a_race() -> None:
         TASK, params, 0, _frame(np.full(100, np.nan, np.float32), inputs["x"], False), 0
     )
     assert late.reason == "unwritten" and "Synchronise before returning" in late.message
+
+
+def _counted(output: np.ndarray, x: np.ndarray, device: dict) -> Frame:
+    frame = _frame(output, x, False)
+    frame.header["device"] = device
+    return frame
+
+
+def test_a_right_output_not_made_on_the_device_fails() -> None:
+    params = {"n": 100, "chunks": 3, "streams": 2, "work": 16}
+    inputs = TASK.make_inputs(params, np.random.default_rng(0))
+    right = TASK.reference(inputs, params).astype(np.float32)
+    x = inputs["x"]
+    honest = {"launches": 4, "h2d_bytes": 400, "d2h_bytes": 400}
+    assert PIPELINE_KIND.judge_call(TASK, params, 0, _counted(right, x, honest), 0).passed
+    host = PIPELINE_KIND.judge_call(
+        TASK, params, 0, _counted(right, x, {**honest, "launches": 0, "d2h_bytes": 0}), 0
+    )
+    assert host.reason == "no_kernel" and "on the host" in host.message
+    decoy = PIPELINE_KIND.judge_call(
+        TASK, params, 0, _counted(right, x, {**honest, "d2h_bytes": 8}), 0
+    )
+    assert decoy.reason == "no_copy" and "8 bytes" in decoy.message
+    # A wrong output is reported as wrong first, whatever the counts.
+    wrong = PIPELINE_KIND.judge_call(
+        TASK, params, 0, _counted(right + 1, x, {**honest, "launches": 0}), 0
+    )
+    assert wrong.reason == "wrong_answer"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason"),
+    [
+        ("host_compute", "no_kernel"),
+        ("host_compute_with_decoy", "no_copy"),
+        ("imports_lab_maths", "forbidden"),
+    ],
+)
+def test_host_computed_pipelines_score_nothing(grader: Grader, fixture: str, reason: str) -> None:
+    result = grader.grade(LAB.reference_folder / "wrong" / f"{fixture}.py")
+    assert result.points == 0
+    assert result.failure is not None and result.failure.reason == reason
+
+
+def test_the_counts_see_a_host_array_passed_to_a_kernel_as_copied(grader: Grader, tmp_path) -> None:
+    """numba copies a host array given to a kernel both ways; the simulator's count does too."""
+    source = tmp_path / "implicit.py"
+    source.write_text(
+        "import numpy as np\n"
+        "from numba import cuda\n"
+        "from labs.lab1_streams.kernels import TABLE_SIZE, prepare_table, transform\n\n"
+        "class Pipeline:\n"
+        "    def __init__(self, n, chunks, streams, work):\n"
+        "        self.work = work\n"
+        "        self.host_in = cuda.pinned_array(n, dtype=np.float32)\n"
+        "        self.host_out = cuda.pinned_array(n, dtype=np.float32)\n"
+        "        self.table = cuda.device_array(TABLE_SIZE, dtype=np.float32)\n\n"
+        "def setup(n, chunks, streams, work):\n"
+        "    return Pipeline(n, chunks, streams, work)\n\n"
+        "def run(p, gain):\n"
+        "    prepare_table(p.table, gain, p.work)\n"
+        "    transform(p.host_in, p.host_out, p.table, p.work)\n"
+        "    cuda.synchronize()\n"
+        "    return 1.0\n"
+    )
+    result = grader.grade(source)
+    assert result.points == 40, result.failure

@@ -159,3 +159,19 @@ def test_the_overlap_is_the_median_traced_calls_and_a_race_in_any_of_them_counts
     _judge_pipeline(result, frame, ReferenceRun(), ("pipeline", "b"))
     assert result.trace["traced_calls"] == 3
     assert "returned_early" in {f["code"] for f in result.trace["findings"]}
+
+
+def test_a_trace_without_kernels_or_copies_back_is_not_a_pipeline_on_the_gpu():
+    import dataclasses
+
+    from grader.kinds.pipeline import _traces_off_device
+    from labs import get
+
+    task = get("lab1").task("pipeline")
+    good = [summary(name) for name in ("solution", "serial", "pageable", "blocking_copy")]
+    assert _traces_off_device(task, good) == []
+    s = summary("solution")
+    no_kernels = dataclasses.replace(s, activities=[a for a in s.activities if a.kind != "kernel"])
+    no_copies = dataclasses.replace(s, activities=[a for a in s.activities if a.kind != "d2h"])
+    assert [r for r, _ in _traces_off_device(task, [s, no_kernels])] == ["no_kernel"]
+    assert [r for r, _ in _traces_off_device(task, [no_copies])] == ["no_copy"]

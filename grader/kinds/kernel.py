@@ -83,17 +83,20 @@ def geometric_mean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+NO_KERNEL = Reason(
+    "No kernel was launched",
+    "Your function must launch your numba kernel (kernel[blocks, threads](...)), or in lab 1 "
+    "the lab's kernels; computing the answer any other way does not count.",
+)
+
+
 class KernelKind(Kind):
     name = "kernel"
     calls_per_case = 2
     rubric_kinds = ("speed",)
     replays = True  # on a GPU, every checked and timed call is re-run by the grader's worker
     reasons: ClassVar[dict[str, Reason]] = {
-        "no_kernel": Reason(
-            "No kernel was launched",
-            "Your function must launch your numba kernel (kernel[blocks, threads](...)); "
-            "computing the answer any other way does not count.",
-        ),
+        "no_kernel": NO_KERNEL,
     }
 
     # -- child ----------------------------------------------------------------------------------

@@ -7,19 +7,25 @@ milliseconds); the entry names, the input's name and the scalars' come from the 
 Child, check phase: one pipeline per case from ``setup``, then three calls: plain, new values,
 and (on a GPU) new values with the lab's race check on (its stress hook makes the given
 producer kernel slower). The output is copied the moment ``run`` returns, before the harness
-synchronises anything, so a pipeline that returns with copies still in flight is caught.
+synchronises anything, so a pipeline that returns with copies still in flight is caught. Each
+call's kernel launches and host<->device bytes are counted (:class:`grader.record.Counter`):
+a right output from a call that launched no kernel, or that copied less than the output back
+from the device, was not made on the GPU and fails.
 
 Child, time phase: a fixed number of calls, each with its input set written untimed, each timed
 across every stream (:func:`timed_call`); then one call traced with CUPTI (no Python stacks: the
 Python tracer slows the host enough to change the timeline) while the call log notes which line
 made each blocking call.
 
-Parent: correctness; speedup over the serial baseline timed in the same run; overlap from the
+Parent: correctness (the output, and that it came from the device: in the check phase by the
+counts, on a GPU also by every traced call's CUPTI trace, which must show kernels and the copies
+back); speedup over the serial baseline timed in the same run; overlap from the
 trace; hidden synchronisations; the student's own event timing against the grader's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib
 import json
@@ -37,6 +43,8 @@ from grader.charts import timeline_chart
 from grader.check import CaseResult, call_result, compare
 from grader.kinds import timed
 from grader.kinds.base import ChildHarness, Kind, ReferenceRun, ScoreContext, Scored
+from grader.kinds.kernel import NO_KERNEL
+from grader.record import Counter
 from grader.results import BenchResult
 from grader.spec import Benchmark, Lab, PipelineTask
 from grader.timing import TimingStats
@@ -137,12 +145,23 @@ class PipelineKind(Kind):
             "A kernel read data its producer had not finished writing: make it wait for an "
             "event recorded after the producer (cudaStreamWaitEvent) on its own stream.",
         ),
+        "no_kernel": NO_KERNEL,
+        "no_copy": Reason(
+            "The output was not copied back from the device",
+            "Every chunk's result must come back from the GPU with copy_to_host(h_out, "
+            "stream=...); an output written any other way was not computed on the GPU.",
+        ),
     }
 
     def case_job(self, task: PipelineTask, mode: str) -> dict[str, Any]:
         # The third call runs with the race check on (on a GPU; under the simulator everything
         # runs in order, so there is no race to provoke).
         return {"stress": [False, False, mode == "gpu"]}
+
+    def child_prepare(self, task: PipelineTask) -> Counter:
+        counter = Counter()
+        counter.install()
+        return counter
 
     def baseline_path(self, task: PipelineTask, lab: Lab) -> Path | None:
         return lab.reference_folder / task.baseline
@@ -181,12 +200,14 @@ class PipelineKind(Kind):
         set_stress = self._stress_setter(task)
         cases = job["cases"]
         for index, case in enumerate(cases):
-            self._check_case(h, task, setup, run, set_stress, case)
+            self._check_case(h, task, setup, run, set_stress, case, state)
             h.progress(index + 1, len(cases), f"{task.name} {case['name']}")
             if h.poisoned:
                 return
 
-    def _check_case(self, h, task: PipelineTask, setup, run, set_stress, case: dict) -> None:
+    def _check_case(
+        self, h, task: PipelineTask, setup, run, set_stress, case: dict, counter=None
+    ) -> None:
         params = case["params"]
         header = {"type": "case", "task": task.name, "case": case["name"]}
         try:
@@ -205,7 +226,8 @@ class PipelineKind(Kind):
                     _synchronize()
                 set_stress(task.stress_ns if stressed else 0)
                 started = time.perf_counter()
-                returned = run(pipeline, *[inputs[a] for a in task.scalar_args])
+                with counter.counting() if counter else contextlib.nullcontext() as tally:
+                    returned = run(pipeline, *[inputs[a] for a in task.scalar_args])
                 # Read the output before anything waits for the device: it must be there already.
                 output = np.array(getattr(pipeline, host_out), copy=True)
                 elapsed = time.perf_counter() - started
@@ -218,6 +240,8 @@ class PipelineKind(Kind):
             finally:
                 set_stress(0)
             frame.update(status="returned", elapsed_s=elapsed, student_ms=_as_float(returned))
+            if tally is not None:
+                frame["device"] = tally.header()
             h.send(frame, {"output": output, "input": after_input})
 
     def child_time(self, h: ChildHarness, task: PipelineTask, module, job, state, timer) -> None:
@@ -327,6 +351,10 @@ class PipelineKind(Kind):
         comparison = compare(output, expected, scale, task.effective_tolerance)
         result.worst_error_over_tolerance = comparison.worst_error_over_tolerance
         if comparison.ok:
+            not_on_device = _not_on_device(task, header.get("device"), output)
+            if not_on_device:
+                result.reason, result.message = not_on_device
+                return result
             result.passed = True
             return result
         result.reason = comparison.reason
@@ -365,7 +393,18 @@ class PipelineKind(Kind):
     ) -> tuple[BenchResult, list[CaseResult]]:
         result, wrong = timed.judge_timed(task, bench, frame, reference)
         if result.status == "timed" and frame is not None:
-            _judge_pipeline(result, frame, reference, (task.name, bench.name))
+            summaries = _judge_pipeline(result, frame, reference, (task.name, bench.name))
+            for reason, message in _traces_off_device(task, summaries):
+                wrong.append(
+                    CaseResult(
+                        task.name,
+                        f"while timing {bench.name}",
+                        dict(bench.params),
+                        False,
+                        reason,
+                        message,
+                    )
+                )
             early = [
                 f for f in (result.trace or {}).get("findings", []) if f["code"] == "returned_early"
             ]
@@ -454,6 +493,28 @@ class PipelineKind(Kind):
         return [call["message"] for call in bench.blocking_calls] + findings
 
 
+def _not_on_device(task: PipelineTask, device: Any, output: Any) -> tuple[str, str] | None:
+    """(reason, message) when a call's counts say its right output was not made on the GPU:
+    no kernel launched, or less copied back from the device than the output holds. A frame
+    without counts (an older harness) is judged by its output alone."""
+    if not isinstance(device, dict):
+        return None
+    launches, d2h = device.get("launches"), device.get("d2h_bytes")
+    if launches == 0:
+        return "no_kernel", (
+            f"{task.entry} launched no kernel, yet `{task.buffers[1]}` holds the right values: "
+            "the output must be computed on the GPU by the lab's kernels, not on the host"
+        )
+    needed = int(getattr(output, "nbytes", 0))
+    if isinstance(d2h, int) and d2h < needed:
+        return "no_copy", (
+            f"{task.entry} copied {d2h} bytes from the device to the host, but "
+            f"`{task.buffers[1]}` holds {needed}: the output must come back from the GPU "
+            "(copy_to_host(h_out, stream=...) for every chunk), not be computed on the host"
+        )
+    return None
+
+
 # -- judging a timed pipeline -----------------------------------------------------------------
 
 
@@ -494,10 +555,37 @@ def read_trace(packed: np.ndarray) -> trace.TraceSummary | str:
         return f"the trace could not be read: {exc}"
 
 
+def _traces_off_device(
+    task: PipelineTask, summaries: list[trace.TraceSummary]
+) -> list[tuple[str, str]]:
+    """(reason, message) for the first traced call whose CUPTI trace shows no kernel, or no
+    copy back to the host: its output was not made on the GPU, whatever it held."""
+    for number, summary in enumerate(summaries, start=1):
+        kinds = {a.kind for a in summary.activities}
+        if "kernel" not in kinds:
+            return [
+                (
+                    "no_kernel",
+                    f"traced call {number} of {task.entry} ran no kernel on the GPU: the output "
+                    "must be computed there by the lab's kernels, not on the host",
+                )
+            ]
+        if "d2h" not in kinds:
+            return [
+                (
+                    "no_copy",
+                    f"traced call {number} of {task.entry} copied nothing from the device to "
+                    "the host: the output must come back from the GPU",
+                )
+            ]
+    return []
+
+
 def _judge_pipeline(
     result: BenchResult, frame: Frame, reference: ReferenceRun, key: tuple[str, str]
-) -> None:
-    """Fill a pipeline's bench result: speedups, trace figures, findings, event timing."""
+) -> list[trace.TraceSummary]:
+    """Fill a pipeline's bench result: speedups, trace figures, findings, event timing.
+    Returns the traces that could be read."""
     header = frame.header
     extras = reference.extras.get(key, {})
     baseline = extras.get("baseline")
@@ -534,6 +622,7 @@ def _judge_pipeline(
     result.event_timing_error = event_timing_error(
         header.get("student_ms") or [], result.student.samples_s
     )
+    return summaries
 
 
 def _check_trace_against_events(result: BenchResult, summary: trace.TraceSummary) -> None:

@@ -77,6 +77,13 @@ PIPELINE = PipelineTask(
     forbidden={
         "cupy": "this lab is about numba's streams, events and copies: keep to numba.cuda",
         "torch": "this lab is about numba's streams, events and copies: keep to numba.cuda",
+        # The grader's side of the lab: the host model of what the kernels compute (maths.py)
+        # and the spec that holds it (lab.py). A pipeline computes its output on the GPU.
+        "maths": "labs/lab1_streams/maths.py is the grader's host model of the output: the "
+        "pipeline must compute it on the GPU with the lab's kernels",
+        "host_table": "the table is made on the GPU by prepare_table: launch it",
+        "lab": "labs/lab1_streams/lab.py is the grader's spec of the lab, not part of the "
+        "pipeline: use labs.lab1_streams.kernels",
     },
     hints={
         "race": (

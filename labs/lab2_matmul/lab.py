@@ -23,7 +23,7 @@ from grader.spec import (
 )
 from labs.lab2_matmul import maths, tolerance
 from labs.lab2_matmul.cachesim import CacheConfig
-from labs.lab2_matmul.loops import Layout, blocked_order, check_order, count_misses, naive_order
+from labs.lab2_matmul.loops import Layout, check_order, count_misses, naive_order
 
 # -- part A: the loop order ------------------------------------------------------------------
 
@@ -60,6 +60,14 @@ def describe(params: Params) -> str:
     )
 
 
+def reference_order(params: Params) -> np.ndarray:
+    """The reference blocking's order: computed in the grader's process only. The blocked order
+    is part A's answer, so it lives in reference/ (hidden from a submission's process)."""
+    from reference.lab2_matmul.orders import blocked_order
+
+    return blocked_order(int(params["n"]), int(params["block"]), *REFERENCE_LOOPS)
+
+
 def _cache_case(name: str, n: int, block: int, size: int, ways: int, layout: str) -> Case:
     params = {
         "n": n,
@@ -85,12 +93,17 @@ BLOCKING = CacheTask(
         _cache_case("n=100 (partial blocks), 4 KiB direct-mapped", 100, 8, 4096, 1, "packed"),
         _cache_case("n=96, block 16, 8 KiB 4-way LRU", 96, 16, 8192, 4, "packed"),
     ),
-    reference=lambda p: blocked_order(int(p["n"]), int(p["block"]), *REFERENCE_LOOPS),
+    reference=reference_order,
     baseline=lambda p: naive_order(int(p["n"]), BASELINE_LOOP),
     validate=lambda order, p: check_order(order, int(p["n"])),
     count=count,
     describe=describe,
     max_rows=lambda p: int(p["n"]) ** 3,
+    forbidden={
+        # The spec holds the reference blocking (reference_order): the order is yours to write.
+        "lab": "labs/lab2_matmul/lab.py is the grader's spec of the lab and holds its reference "
+        "blocking: write the loop nest yourself (loops.py has the tools to try it)",
+    },
 )
 
 # -- part B: the GPU kernel ------------------------------------------------------------------

@@ -4,7 +4,19 @@ An iteration order is an int array ``order`` of shape (T, 3), columns (i, j, k):
 per run of the innermost statement ``C[i][j] += A[i][k] * B[k][j]``, in program order. A
 correct order holds every (i, j, k) of [0, n)^3 exactly once (``check_order`` says which
 are missing or repeated). ``addresses`` turns an order into the byte addresses the loop
-touches, ready for ``cachesim.simulate``.
+touches, ready for ``cachesim.simulate``; ``count_misses`` does both.
+
+Try your own order with them::
+
+    from labs.lab2_matmul.cachesim import CacheConfig
+    from labs.lab2_matmul.loops import Layout, check_order, count_misses, naive_order
+    order = my_blocked_order(64, 8)                       # yours: student.py's blocked_order
+    assert not check_order(order, 64)
+    print(count_misses(order, Layout.exam(), CacheConfig(4096, 64, 1, "lru")))
+    print(count_misses(naive_order(64, "jik"), Layout.exam(), CacheConfig(4096, 64, 1, "lru")))
+
+The blocked order itself is the exercise, so it is not here: the grader's own (any loop order
+of blocks and inside them) is in reference/lab2_matmul/orders.py, hidden from submissions.
 """
 
 from __future__ import annotations
@@ -60,7 +72,8 @@ class Layout:
         return self.bases[array] + (row * self.n + col) * self.elem_bytes
 
 
-def _check_loop(loop: str, what: str = "loop") -> None:
+def check_loop(loop: str, what: str = "loop") -> None:
+    """Raise ValueError unless ``loop`` is a permutation of "ijk" (outermost first)."""
     if sorted(loop) != ["i", "j", "k"]:
         raise ValueError(f"{what} must be a permutation of 'ijk' (outermost first), not {loop!r}")
 
@@ -70,46 +83,10 @@ def naive_order(n: int, loop: str = "jik") -> np.ndarray:
 
     Returns int32 (n**3, 3), columns (i, j, k). ``loop="jik"`` is the exam's order.
     """
-    _check_loop(loop)
+    check_loop(loop)
     # grid[p] holds the p-th loop's variable, outermost first, in program order once raveled.
     grid = np.indices((n, n, n), dtype=np.int32)
     return np.stack([grid[loop.index(v)].ravel() for v in "ijk"], axis=1)
-
-
-def blocked_order(
-    n: int, block: int, block_loop: str = "jik", inner_loop: str = "jik"
-) -> np.ndarray:
-    """The blocked (tiled) loop nest: loops over blocks, then over the elements of a block.
-
-    ``block_loop`` orders the three loops over block indices (each of ceil(n / block)
-    blocks), ``inner_loop`` the three loops inside a block (each over ``block`` values, fewer
-    for the last block when n % block != 0). In C, for block_loop = inner_loop = "jik"::
-
-        for (j0 = 0; j0 < n; j0 += b) for (i0 = 0; i0 < n; i0 += b) for (k0 = 0; k0 < n; k0 += b)
-          for (j = j0; j < min(j0 + b, n); j++) for (i = i0; ...; i++) for (k = k0; ...; k++)
-            C[i][j] += A[i][k] * B[k][j];
-
-    Returns int32 (n**3, 3), columns (i, j, k). ``block >= n`` is ``naive_order(n, inner_loop)``.
-    """
-    _check_loop(block_loop, "block_loop")
-    _check_loop(inner_loop, "inner_loop")
-    if block < 1:
-        raise ValueError(f"block must be at least 1, not {block}")
-    nb = -(-n // block)
-    # Six nested loops as six axes: the block loops (axes 0-2), then the inner ones (3-5).
-    # Pad every edge block to full size, then drop the padding with a mask (which keeps order).
-    shape = (nb, nb, nb, block, block, block)
-    cols = []
-    for v in "ijk":
-        outer = np.arange(nb, dtype=np.int32) * block
-        inner = np.arange(block, dtype=np.int32)
-        outer = outer.reshape([-1 if ax == block_loop.index(v) else 1 for ax in range(6)])
-        inner = inner.reshape([-1 if ax == 3 + inner_loop.index(v) else 1 for ax in range(6)])
-        cols.append(np.broadcast_to(outer + inner, shape).ravel())
-    if n % block == 0:
-        return np.stack(cols, axis=1)
-    keep = (cols[0] < n) & (cols[1] < n) & (cols[2] < n)
-    return np.stack([c[keep] for c in cols], axis=1)
 
 
 def _shape_problem(order: np.ndarray) -> str | None:
