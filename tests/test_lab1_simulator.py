@@ -121,3 +121,20 @@ def test_the_counts_see_a_host_array_passed_to_a_kernel_as_copied(grader: Grader
     )
     result = grader.grade(source)
     assert result.points == 40, result.failure
+
+
+def test_on_a_gpu_the_copies_back_are_judged_by_the_trace_not_by_counts() -> None:
+    """On a GPU the counter counts launches only (the copies back are seen in the CUPTI trace):
+    counts without copies never fail a call for no_copy, and no launch still fails it."""
+    from grader.kinds.pipeline import _not_on_device
+    from grader.record import Tally
+
+    task = next(t for t in get("lab1").tasks)
+    output = np.zeros(1 << 10, dtype=np.float32)
+    launched = Tally(launches=3, copies_counted=False).header()
+    assert launched["d2h_bytes"] is None
+    assert _not_on_device(task, launched, output) is None
+    idle = Tally(launches=0, copies_counted=False).header()
+    assert _not_on_device(task, idle, output)[0] == "no_kernel"
+    counted = Tally(launches=3, d2h_bytes=16).header()
+    assert _not_on_device(task, counted, output)[0] == "no_copy"
