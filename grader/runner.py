@@ -11,14 +11,13 @@ is re-run under compute-sanitizer (:mod:`grader.sanitizer`) to name the kernel.
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader import failures, judge, policy, replaying, sanitizer, score, verdicts
+from grader import failures, judge, policy, replaying, sanitizer, score, submission_files, verdicts
 from grader.check import CaseResult
 from grader.jobs import bench_jobs, case_jobs, phase_job
 from grader.kinds import kind_of
@@ -162,7 +161,9 @@ class Grader:
             any(kind_of(t).starts_processes for t in self.lab.tasks if t.name in names),
         )
         references = {ROOT / "reference", self.lab.reference_folder.resolve()}
-        show = self._is_ours(submission) or (worker and bool(job.get("reference")))
+        show = submission_files.is_ours(self.lab, submission) or (
+            worker and bool(job.get("reference"))
+        )
         sandbox = Sandbox(
             bwrap=self.bwrap,
             hide=[*self.options.hide, *([] if show else sorted(references))],
@@ -176,7 +177,7 @@ class Grader:
             on_frame=on_frame,
             sandbox=sandbox,
             limits=Limits(memory_bytes=self._memory_limit(worker)),
-            visible=self.submission_files(submission),
+            visible=submission_files.seen(self.lab, submission),
             **kwargs,
         )
 
@@ -315,7 +316,7 @@ class Grader:
         flags: list[str] = []
         phase_seconds: dict[str, float] = {}  # where the run's time went, for the report
         clock = time.monotonic()
-        linked = self._linked_file(submission)
+        linked = submission_files.linked_file(self.lab, submission)
         if linked is not None:
             failure = failures.failure("linked_file", linked)
             cases = self._not_run(failure, [t.name for t in self.lab.tasks])
@@ -467,47 +468,6 @@ class Grader:
             if task.benchmarks and mine and all(c.passed for c in mine):
                 names.append(task.name)
         return names
-
-    def _is_ours(self, submission: Path) -> bool:
-        """A file of the grader's own (a reference solution or a known-wrong fixture)."""
-        folders = {ROOT / "reference", self.lab.reference_folder.resolve()}
-        return any(submission.is_relative_to(folder) for folder in folders)
-
-    def submission_files(self, submission: Path) -> list[Path]:
-        """What a submission's processes see of where it lies: its whole folder when the folder
-        is the student's own (the file is named like the lab's stub, or it is the grader's own
-        fixture); else, in a folder of many students' files (``alice.py``, ``bob.py``), only the
-        files named like it (``alice.py``, ``alice.cu``)."""
-        if submission.is_dir():
-            return [submission]
-        stubs = {self.lab.student_path.name, *(getattr(t, "source", "") for t in self.lab.tasks)}
-        if submission.name in stubs or self._is_ours(submission):
-            return [submission.parent]
-        same = sorted(submission.parent.glob(glob.escape(submission.stem) + ".*"))
-        return [p for p in same if p.stem == submission.stem] or [submission]
-
-    def _linked_file(self, submission: Path) -> str | None:
-        """Why the submission is refused for a symbolic link among its files, or None: the
-        grader would read the link's target (another student's file, a reference solution) as
-        the student's own."""
-        if self._is_ours(submission):
-            return None
-        paths = []
-        for shown in self.submission_files(submission):
-            paths.append(shown)
-            if shown.is_dir() and not shown.is_symlink():
-                for folder, dirs, files in os.walk(shown):  # links are listed, not followed
-                    paths += [Path(folder) / name for name in [*dirs, *files]]
-                    if len(paths) > 10_000:
-                        return f"{shown} holds more than 10000 files"
-        for path in paths:
-            if path.is_symlink():
-                try:
-                    target = os.readlink(path)
-                except OSError:
-                    target = "?"
-                return f"{path.name} is a symbolic link (to {target})"
-        return None
 
     def _static_failure(self, submission: Path) -> Failure | None:
         if not submission.is_file():
