@@ -393,29 +393,21 @@ class PipelineKind(Kind):
     ) -> tuple[BenchResult, list[CaseResult]]:
         result, wrong = timed.judge_timed(task, bench, frame, reference)
         if result.status == "timed" and frame is not None:
+
+            def failed(reason: str, message: str) -> CaseResult:
+                """A correctness failure seen while timing (the trace's evidence)."""
+                where = f"while timing {bench.name}"
+                return CaseResult(task.name, where, dict(bench.params), False, reason, message)
+
             summaries = _judge_pipeline(result, frame, reference, (task.name, bench.name))
-            for reason, message in _traces_off_device(task, summaries):
-                wrong.append(
-                    CaseResult(
-                        task.name,
-                        f"while timing {bench.name}",
-                        dict(bench.params),
-                        False,
-                        reason,
-                        message,
-                    )
-                )
+            wrong += [failed(*found) for found in _traces_off_device(task, summaries)]
             early = [
                 f for f in (result.trace or {}).get("findings", []) if f["code"] == "returned_early"
             ]
             if early:
                 # A race the output did not show this time is still a race.
                 wrong.append(
-                    CaseResult(
-                        task.name,
-                        f"while timing {bench.name}",
-                        dict(bench.params),
-                        False,
+                    failed(
                         "race",
                         f"{early[0]['message']}. Synchronise (or wait for an event recorded "
                         f"after the last copy) before {task.entry} returns",
