@@ -175,3 +175,24 @@ def test_a_trace_without_kernels_or_copies_back_is_not_a_pipeline_on_the_gpu():
     no_copies = dataclasses.replace(s, activities=[a for a in s.activities if a.kind != "d2h"])
     assert [r for r, _ in _traces_off_device(task, [s, no_kernels])] == ["no_kernel"]
     assert [r for r, _ in _traces_off_device(task, [no_copies])] == ["no_copy"]
+
+
+def test_judging_a_timed_pipeline_fails_a_race_the_trace_shows():
+    """The kind's judge of one timed benchmark: a traced call cut short (copies still running
+    when run returned) is a failed case 'race', named after the benchmark."""
+    from dataclasses import asdict
+
+    from grader.kinds.base import ReferenceRun
+    from grader.kinds.pipeline import KIND
+    from grader.timing import summarize
+    from labs import get
+
+    task = get("lab1").task("pipeline")
+    bench = task.benchmarks[0]
+    frame = _frame_of("solution", "solution", "breadth_first", cut="breadth_first")
+    stats = asdict(summarize([0.01, 0.011, 0.012], "fixed"))
+    frame.header.update(stats=stats, student_ms=[10.0, 11.0, 12.0], calllog=[])
+    result, wrong = KIND.judge_bench(task, bench, frame, ReferenceRun())
+    assert result.status == "timed"
+    races = [c for c in wrong if c.reason == "race"]
+    assert races and races[0].case == f"while timing {bench.name}" and not races[0].passed
