@@ -306,10 +306,11 @@ def mount_plan(sandbox: Sandbox, scratch: Path, visible: Sequence[Path]) -> list
     plan[_real(scratch)] = "write"
 
     def covering(path: Path) -> str | None:
-        """What the nearest planned folder above ``path`` makes of it (None: the machine)."""
+        """What the nearest planned folder above ``path`` makes of it (None: the machine;
+        "private" for the process's own /tmp, empty but writable)."""
         for parent in path.parents:
             if parent in plan:
-                return plan[parent]
+                return "private" if parent == Path("/tmp") else plan[parent]
         return None
 
     kept = []
@@ -317,7 +318,7 @@ def mount_plan(sandbox: Sandbox, scratch: Path, visible: Sequence[Path]) -> list
         above = covering(path)
         op = plan[path]
         if op == "empty" and above == "empty":
-            continue  # inside an empty folder already
+            continue  # inside an empty read-only folder already
         if op == "show" and above in (None, "show"):
             continue  # the machine shows it already
         kept.append((op, path))

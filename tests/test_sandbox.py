@@ -371,15 +371,21 @@ def test_a_project_under_tmp_is_shown_in_parts(
     box = Sandbox(bwrap=bubblewrap())
     plan = sandbox_module.mount_plan(box, scratch, [])
     order = [path for _, path in plan]
-    # /tmp comes first; the project, inside it, is empty with it; its grader is shown again.
-    assert order[0] == Path("/tmp") and project.resolve() not in order
+    # /tmp comes first; the project inside it is an empty folder of its own (read-only, unlike
+    # the private /tmp), and its grader is shown again inside that.
+    assert order[0] == Path("/tmp") and ("empty", project.resolve()) in plan
+    assert order.index(project.resolve()) < order.index((project / "grader").resolve())
     assert ("show", (project / "grader").resolve()) in plan
     command = sandbox_module.bwrap_command(box, scratch, {"PATH": "/usr/bin:/bin"}, [])
-    script = f"ls -A {project}; cat {project}/grader/ok.txt; ls {project}/reference 2>&1"
+    script = (
+        f"ls -A {project}; cat {project}/grader/ok.txt; ls {project}/reference 2>&1;"
+        f" touch {project}/planted 2>/dev/null && echo planted"
+    )
     run = subprocess.run([*command, "/bin/sh", "-c", script], capture_output=True, text=True)
     assert run.returncode != 0 or "hidden" not in run.stdout
     lines = run.stdout.split()
     assert "shown" in lines and "solution.py" not in lines and ".git" not in lines, run
+    assert "planted" not in lines, run  # read-only, even inside the private /tmp
 
 
 @pytest.mark.parametrize("target", ["reference", "classmate", "helper"])
