@@ -91,7 +91,29 @@ def _encode(value: Any, encoding: str) -> bytes | None:
     return np.array(number, dtype=encoding).tobytes()
 
 
-class Recorder:
+class _DeviceHooks:
+    """Hooks into numba, installed before the submission is imported: on a GPU its launch and
+    the driver's calls, under the simulator its fake kernels and arrays."""
+
+    simulated = False
+
+    def install(self) -> None:
+        from grader import devices
+
+        self.simulated = devices.simulated()
+        if self.simulated:
+            self._install_simulator()
+        else:
+            self._install_gpu()
+
+    def _install_simulator(self) -> None:
+        raise NotImplementedError
+
+    def _install_gpu(self) -> None:
+        raise NotImplementedError
+
+
+class Recorder(_DeviceHooks):
     """Installs itself around numba's launch path and its memory operations (GPU), or around
     the simulator's kernels (launch counting only)."""
 
@@ -106,15 +128,6 @@ class Recorder:
         self.simulated = False
 
     # -- installing -----------------------------------------------------------------------------
-
-    def install(self) -> None:
-        from grader import devices
-
-        self.simulated = devices.simulated()
-        if self.simulated:
-            self._install_simulator()
-        else:
-            self._install_gpu()
 
     def _install_simulator(self) -> None:
         from numba.cuda.simulator.kernel import FakeCUDAKernel
@@ -363,7 +376,7 @@ def _nbytes(value: Any) -> int:
         return 0
 
 
-class Counter:
+class Counter(_DeviceHooks):
     """Counts what a call did on the device, and nothing more: no compiled code read, no
     snapshot, no synchronisation, so a pipeline's streams keep their timing and their races
     (lab 1, where the kernels are the lab's own and the copies are the student's work).
@@ -380,15 +393,6 @@ class Counter:
         self._active: Tally | None = None
         self.simulated = False
         self.copies_counted = True
-
-    def install(self) -> None:
-        from grader import devices
-
-        self.simulated = devices.simulated()
-        if self.simulated:
-            self._install_simulator()
-        else:
-            self._install_gpu()
 
     @contextlib.contextmanager
     def counting(self) -> Iterator[Tally]:
