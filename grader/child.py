@@ -26,6 +26,7 @@ from grader.annotate import nvtx_range
 from grader.ceilings import copy_bandwidth
 from grader.channel import FrameWriter
 from grader.kinds import kind_of
+from grader.selfprofile import run_profiled
 from grader.spec import Lab
 
 
@@ -155,7 +156,7 @@ def main() -> None:
     sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
     writer = FrameWriter(fd, bytes.fromhex(job.pop("token")))
     try:
-        Harness(job, writer).run()
+        run_profiled(job, Harness(job, writer).run)
     except BaseException as exc:
         writer.send({"type": "fatal", "stage": "harness", "error": errors.describe(exc)})
     sys.stdout.flush()

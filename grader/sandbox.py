@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import selfprofile
 from grader.channel import TOKEN_BYTES, Frame, FrameReader
 from grader.spec import ROOT
 
@@ -473,6 +474,9 @@ def run_child(
     """
     limits = limits or Limits()
     sandbox = sandbox or Sandbox(bwrap=None)
+    profiling = selfprofile.wanted()
+    if profiling:
+        job = {**job, "profile": True}
     # Without a pid namespace, a grandchild that escaped with setsid() is re-parented to the
     # grader, found and killed; with one, everything dies with the namespace (and bwrap's own
     # helper, re-parented for a moment as it exits, is no leftover of the submission's).
@@ -555,6 +559,8 @@ def run_child(
                 if key.data == "channel":
                     for frame in reader.feed(data):
                         frames.append(frame)
+                        if profiling:
+                            selfprofile.log_frame(module, time.monotonic() - started, frame)
                         if frame.type == "done" and proc.poll() is None:
                             limit_hit = limit_hit or measure(at_end=True)
                         if on_frame:

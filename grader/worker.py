@@ -27,6 +27,7 @@ from grader import devices, errors
 from grader.ceilings import copy_bandwidth
 from grader.channel import FrameReader, FrameWriter
 from grader.kinds import kind_of
+from grader.selfprofile import run_profiled
 from grader.spec import Lab
 from grader.timing import EventTimer
 
@@ -91,7 +92,7 @@ def main() -> None:
     sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
     writer = FrameWriter(fd, bytes.fromhex(job.pop("token")))
     try:
-        Worker(job, writer, read_payload(payload)).run()
+        run_profiled(job, Worker(job, writer, read_payload(payload)).run)
     except BaseException as exc:
         writer.send({"type": "fatal", "stage": "harness", "error": errors.describe(exc)})
     sys.stdout.flush()
