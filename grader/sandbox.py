@@ -86,6 +86,10 @@ class Sandbox:
     bwrap: str | None
     hide: list[Path] = field(default_factory=list)  # shown as empty directories
     show_reference: bool = False  # the grader's own fixtures import the reference solutions
+    # The grader's worker only (it runs no Python of a submission's): a CuPy kernel cache kept
+    # between runs, writable by that process alone. Submissions' processes never see it
+    # writable, so nothing a submission wrote can be loaded from it.
+    compile_cache: Path | None = None
 
     @property
     def enabled(self) -> bool:
@@ -239,6 +243,16 @@ def child_environment(scratch: Path | None, extra: dict[str, str] | None = None)
     return {k: v for k, v in env.items() if not k.startswith("CWB_SECRET")}
 
 
+def grader_cache() -> Path:
+    """The grader's own cache folder (``CWB_CACHE_DIR``, else the user's cache folder): the
+    worker's compiled kernels and the timed reference runs. Only the grader writes there."""
+    chosen = os.environ.get("CWB_CACHE_DIR")
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cuda-workbench"
+
+
 def _namespaces() -> list[str]:
     return [
         "--unshare-user",
@@ -305,6 +319,8 @@ def mount_plan(sandbox: Sandbox, scratch: Path, visible: Sequence[Path]) -> list
     plan = {path: "empty" for path in empty}
     plan.update({path: "show" for path in show})
     plan[_real(scratch)] = "write"
+    if sandbox.compile_cache is not None:
+        plan[_real(sandbox.compile_cache)] = "write"
 
     def covering(path: Path) -> str | None:
         """What the nearest planned folder above ``path`` makes of it (None: the machine;
@@ -487,6 +503,9 @@ def run_child(
     _widen_pipe(write_fd)
     scratch = _make_scratch()
     env = child_environment(scratch, extra_env)
+    if sandbox.enabled and sandbox.compile_cache is not None:
+        sandbox.compile_cache.mkdir(parents=True, exist_ok=True)
+        env["CUPY_CACHE_DIR"] = str(sandbox.compile_cache)
     before = _children_of(os.getpid()) if subreaper else set()
     started = time.monotonic()
     python = [sys.executable, "-B", "-m", module, str(write_fd)]

@@ -271,7 +271,7 @@ class PipelineKind(Kind):
 
         params = bench["params"]
         pipeline = self._make_pipeline(task, setup, params)
-        input_sets = [task.make_inputs(params, _rng(seed)) for seed in bench["seeds"]]
+        input_sets = timed.input_sets(task, params, bench["seeds"])
         weights = _rng(bench["weights_seed"]).uniform(0.5, 1.5, int(params["n"]))
         host_out = task.buffers[1]
 
@@ -318,7 +318,7 @@ class PipelineKind(Kind):
         }
         if bench.get("expected"):
             # Only the reference's process computes what the fingerprints should be.
-            expected = [task.expected(inputs, params) for inputs in input_sets]
+            expected = timed.parallel_map(lambda inputs: task.expected(inputs, params), input_sets)
             frame.update(timed.expected_fingerprints(expected, task.effective_tolerance, weights))
         return frame, {
             f"trace.{t}": np.frombuffer(packed, dtype=np.uint8) for t, packed in enumerate(traces)
