@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import labs
-from grader import batch
+from grader import batch, probe
 from grader.gradescope import gradescope
 from grader.probe import gpu_count, resolve_mode
 from grader.progress import RichProgress
@@ -61,6 +61,8 @@ def _summary(result: RunResult) -> None:
     if result.phase_seconds:
         spent = ", ".join(f"{name} {sec:.1f} s" for name, sec in result.phase_seconds.items())
         console.print(f"[dim]{result.seconds:.1f} s in all: {spent}[/]")
+    if result.reference_source:
+        console.print(f"[dim]The reference: {escape(result.reference_source)}[/]")
     failing = [c for c in result.cases if not c.passed and c.reason != "not_run"]
     if result.failure is not None and not failing:
         console.print(f"[red]{escape(result.failure.title)}[/]: {escape(result.failure.message)}")
@@ -100,7 +102,18 @@ def list_labs() -> None:
 
 
 def _options(mode: str, timeout: float | None, **kwargs) -> Options:
+    _gpu_mode_needs_a_gpu(mode)
     return Options(mode=mode, timeout_s=timeout, **kwargs)
+
+
+def _gpu_mode_needs_a_gpu(mode: str) -> None:
+    """`--mode gpu` on a machine with no NVIDIA driver: say so before grading anything."""
+    if mode == "gpu" and probe.no_driver():
+        raise click.ClickException(
+            "--mode gpu needs an NVIDIA GPU, and this machine has no NVIDIA driver (no "
+            "/dev/nvidia* and no nvidia-smi). Leave out --mode to check correctness under "
+            "numba's simulator here, and grade on a GPU machine for the timed points."
+        )
 
 
 def _grader(lab: Lab, options: Options, progress) -> Grader:
@@ -126,6 +139,11 @@ NO_SANDBOX = click.option(
 @click.option("--mode", type=MODES, default="auto", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=ROOT / "reports", show_default=True)
 @click.option("--timeout", type=float, help="seconds per process (default: the lab's)")
+@click.option(
+    "--fresh-reference",
+    is_flag=True,
+    help="time the reference solution again even if a probe finds the GPU as when it was kept",
+)
 @NO_SANDBOX
 def run(
     lab_name: str,
@@ -133,11 +151,17 @@ def run(
     mode: str,
     out: Path,
     timeout: float | None,
+    fresh_reference: bool,
     no_sandbox: bool,
 ) -> None:
     """Grade your work on LAB and write reports/LAB.html."""
     lab = _lab(lab_name)
-    options = _options(mode, timeout, sandbox="off" if no_sandbox else "auto")
+    options = _options(
+        mode,
+        timeout,
+        sandbox="off" if no_sandbox else "auto",
+        reference_cache=not fresh_reference,
+    )
     options.trace_dir = out
     with RichProgress() as progress:
         grader = _grader(lab, options, progress)
@@ -225,6 +249,7 @@ def grade(
     grade them again, with the same stored secret).
     """
     lab = _lab(lab_name)
+    _gpu_mode_needs_a_gpu(mode)
     out = (out or ROOT / "reports" / "grades" / lab.name).resolve()
     names = _student_names(submissions, lab)
     # Every student's process sees neither the batch's output nor the other submissions.

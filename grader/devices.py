@@ -203,7 +203,17 @@ def device_info() -> dict[str, Any]:
         "driver_version": _cuda_version(runtime.driverGetVersion()),
         "runtime_version": _cuda_version(runtime.runtimeGetVersion()),
         "cupy": cupy.__version__,
+        "pci_bus_id": _pci_bus_id(runtime),
     }
+
+
+def _pci_bus_id(runtime: Any) -> str:
+    """Which physical GPU this is (device 0 of the process is any GPU CUDA_VISIBLE_DEVICES
+    names)."""
+    try:
+        return str(runtime.deviceGetPCIBusId(0))
+    except Exception:  # an older CuPy, or a driver that will not say
+        return ""
 
 
 def _cuda_version(code: int) -> str:

@@ -7,6 +7,9 @@
     5. the benchmarks (pytest-benchmark, tests/bench)
     6. lab 2's SGEMM ladder against cuBLAS (python -m reference.lab2_matmul.bench)
     7. lab 3's pipeline ladder, stage sweep and latencies (python -m reference.lab3_pipeline.bench)
+    8. the student's loop ("labs"): `cwb run` of every lab's reference solution, ``--rounds``
+       times over (the first round may time the reference and build the worker's kernel
+       cache; later ones use them), with each run's seconds and points, and each lab's spread
 
 Together these take longer than one call on the lent GPU machine may (10 minutes): run them in
 parts with ``--only`` (e.g. ``--only doctor,pytest`` then ``--only selftest --labs lab0,lab1``).
@@ -30,7 +33,16 @@ from pathlib import Path
 
 from grader.spec import ROOT
 
-STEPS = ("doctor", "pytest", "selftest", "calibrate", "bench", "lab2-bench", "lab3-bench")
+STEPS = (
+    "doctor",
+    "pytest",
+    "selftest",
+    "calibrate",
+    "bench",
+    "lab2-bench",
+    "lab3-bench",
+    "labs",
+)
 
 
 def _step(name: str, cmd: list[str], results: list[tuple[str, int, float]]) -> None:
@@ -52,6 +64,7 @@ def main() -> None:
         help="LAB=seconds,... per checking process (default: lab0=20, so its hang fixtures "
         "cost 20 s each; other labs keep their own, sized for their data)",
     )
+    parser.add_argument("--rounds", type=int, default=5, help="`cwb run`s of each lab (labs)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if args.only:
@@ -97,10 +110,45 @@ def main() -> None:
     if "lab3-bench" not in skip:
         ladder = [py, "-m", "reference.lab3_pipeline.bench", "--json", str(out / "lab3-bench.json")]
         _step("lab3-bench", ladder, results)
+    if "labs" not in skip:
+        _student_loop(cwb, out, args.labs, args.rounds, results)
     print("\n===== summary")
     for name, code, seconds in results:
         print(f"  {name:<14} {'ok' if code == 0 else f'FAILED ({code})':<12} {seconds:7.1f} s")
     sys.exit(0 if all(code == 0 for _, code, _ in results) else 1)
+
+
+def _student_loop(
+    cwb: list[str], out: Path, only: str, rounds: int, results: list[tuple[str, int, float]]
+) -> None:
+    """`cwb run` of each lab's reference, round after round (every lab once per round, so a
+    call cut short still has every lab), then the seconds and the points' spread per lab."""
+    import labs
+
+    names = [n for n in labs.names() if not only or n in only.split(",")]
+    seen: dict[str, list[tuple[float, float, str]]] = {n: [] for n in names}
+    for round_ in range(1, rounds + 1):
+        for name in names:
+            lab = labs.get(name)
+            folder = out / "labs" / f"round{round_}"
+            command = [*cwb, "run", name, "--submission", str(lab.solution_path)]
+            _step(
+                f"{name} round {round_}", [*command, "--mode", "gpu", "--out", str(folder)], results
+            )
+            report = folder / f"{name}.json"
+            if report.is_file():
+                data = json.loads(report.read_text())
+                source = str(data.get("reference_source", ""))
+                seen[name].append((float(data["seconds"]), float(data["points"]), source))
+    print("\n===== the student's loop: `cwb run` of each reference (seconds, points)")
+    for name, runs in seen.items():
+        if not runs:
+            continue
+        points = [p for _, p, _ in runs]
+        each = "  ".join(f"{s:5.1f} s {p:6.2f}" for s, p, _ in runs)
+        print(f"  {name:<6} {each}   spread {max(points) - min(points):.2f} points")
+        kept = sum(source.startswith("kept") for _, _, source in runs)
+        print(f"         the reference kept from an earlier run in {kept} of {len(runs)}")
 
 
 if __name__ == "__main__":

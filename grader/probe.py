@@ -12,9 +12,14 @@ from pathlib import Path
 NO_DEVICE = "no CUDA device"
 
 
+def no_driver() -> bool:
+    """Surely no NVIDIA GPU here: no device file and no nvidia-smi (asked without CUDA)."""
+    return not any(Path("/dev").glob("nvidia*")) and shutil.which("nvidia-smi") is None
+
+
 def gpu_available() -> bool:
     """Whether a CUDA device answers, asked in a throw-away process (the grader stays clean)."""
-    if not any(Path("/dev").glob("nvidia*")) and shutil.which("nvidia-smi") is None:
+    if no_driver():
         return False
     probe = "import cupy; print(cupy.cuda.runtime.getDeviceCount())"
     try:

@@ -130,6 +130,7 @@ class RunResult:
     limits: dict[str, Any]
     graded: bool = False  # True under `cwb grade` (secret seeds, fixed sample counts)
     phase_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
+    reference_source: str = ""  # timed in this run, or kept from an earlier one (and why)
 
     @property
     def not_counted_points(self) -> float:

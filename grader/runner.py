@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader import failures, judge, policy, replaying, sanitizer, score, submission_files, verdicts
+from grader import (
+    failures,
+    judge,
+    policy,
+    reference_cache,
+    replaying,
+    sanitizer,
+    score,
+    submission_files,
+    verdicts,
+)
 from grader.check import CaseResult
 from grader.jobs import bench_jobs, case_jobs, phase_job
 from grader.kinds import kind_of
@@ -76,6 +86,9 @@ class Options:
     sandbox: str = "auto"
     hide: list[Path] = field(default_factory=list)  # more folders the sandbox shows empty
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the GPU: CUDA_VISIBLE_DEVICES
+    # `cwb run`: use the reference's timed run kept from an earlier run on this machine when a
+    # probe in this run finds the GPU as it was then (grader.reference_cache).
+    reference_cache: bool = False
 
 
 class SandboxUnavailable(RuntimeError):
@@ -103,6 +116,8 @@ class Grader:
         self.mode = resolve_mode(self.options.mode)
         self.bwrap, self.containment = resolve_sandbox(self.options.sandbox)
         self._reference: ReferenceRun | None = None
+        self.reference_source = ""  # how the reference's numbers were had, for the report
+        self.reference_phase = ("timing the reference", 0.0)  # (what, seconds) for the report
         self.device: dict[str, Any] = {}
 
     @property
@@ -201,17 +216,73 @@ class Grader:
         return max(mine, int(0.75 * machine))
 
     def reference(self) -> ReferenceRun:
-        """The reference solution timed (once per Grader), with the ceilings."""
-        if self._reference is None:
-            self._reference = time_reference(
-                self.lab,
-                self._time_phase,
-                lambda job, label: self._run(job, label, timeout_s=self.time_timeout_s),
-                self.mode,
-                self.options.secret,
-                self.options.stop_rule,
+        """The reference solution timed (once per Grader), with the ceilings; for `cwb run`,
+        the run kept from an earlier one when this run's probe finds the GPU unchanged."""
+        if self._reference is not None:
+            return self._reference
+        started = time.monotonic()
+        cache_path = probe = None
+        why_timed = ""
+        if self.options.reference_cache and self.mode == "gpu" and not self.options.secret:
+            cache_path = reference_cache.path_for(
+                self.lab, reference_cache.key(self.lab, self.options.stop_rule)
             )
+            probe = self._probe()
+            cached = reference_cache.load(cache_path) if probe is not None else None
+            if probe is None:
+                why_timed = "the GPU probe failed"
+            elif cached is None:
+                why_timed = "none kept for this version on this machine"
+            elif cached.device != reference_cache.device_identity(probe[0]):
+                why_timed = "the one kept was timed on another GPU or driver"
+            else:
+                ok, how = reference_cache.agrees(cached.probe, probe[1])
+                if ok:
+                    self._reference = cached.run
+                    self.reference_source = (
+                        f"kept from {cached.saved_at} (timed then in {cached.seconds:.0f} s): "
+                        f"this run's probe agrees within "
+                        f"{100 * reference_cache.PROBE_TOLERANCE:.0f}%: {how}"
+                    )
+                    self.reference_phase = (
+                        "probing the GPU for the kept reference",
+                        round(time.monotonic() - started, 2),
+                    )
+                    return cached.run
+                why_timed = f"the GPU is not as it was ({how})"
+        self._reference = time_reference(
+            self.lab,
+            self._time_phase,
+            lambda job, label: self._run(job, label, timeout_s=self.time_timeout_s),
+            self.mode,
+            self.options.secret,
+            self.options.stop_rule,
+        )
+        seconds = time.monotonic() - started
+        self.reference_source = "timed in this run" + (
+            f" (a kept one was not used: {why_timed})" if why_timed else ""
+        )
+        self.reference_phase = ("timing the reference", round(seconds, 2))
+        if cache_path is not None and probe is not None and not self._reference.error:
+            try:
+                reference_cache.save(cache_path, self._reference, probe[0], probe[1], seconds)
+            except (OSError, TypeError, ValueError) as exc:
+                self.reference_source += f"; it could not be kept ({exc})"
         return self._reference
+
+    def _probe(self) -> tuple[dict[str, Any], dict[str, float]] | None:
+        """(the device, the probe's numbers) from the grader's worker, or None if it failed."""
+        job = {"lab": self.lab.name, "phase": "probe", "tasks": []}
+        outcome = self._run(job, "probing the GPU", module="grader.worker")
+        hello = outcome.of_type("hello")
+        if failures.outcome_problem(outcome) or not hello:
+            return None
+        device = hello[0].header.get("device")
+        ceilings = {f.header.get("name"): f.header for f in outcome.of_type("ceiling")}
+        values = reference_cache.probe_values(ceilings)
+        if not isinstance(device, dict) or len(values) < 2:
+            return None
+        return device, values
 
     def _worker_tasks(self, phase: str, names: list[str] | None = None) -> list[Any]:
         """The tasks whose ``phase`` the grader's worker runs (no submission code in it)."""
@@ -339,7 +410,8 @@ class Grader:
             fresh = self._reference is None
             reference = self.reference()
             if fresh:  # a batch times the reference once, for its first submission
-                phase_seconds["timing the reference"] = round(time.monotonic() - clock, 2)
+                what, seconds = self.reference_phase
+                phase_seconds[what] = seconds
             if reference.error:
                 measured = False
                 not_measured_why = f"the reference run failed ({reference.error})"
@@ -392,6 +464,7 @@ class Grader:
             },
             graded=graded,
             phase_seconds=phase_seconds,
+            reference_source=self.reference_source if measured else "",
         )
 
     def _check(self, submission: Path, logs: list[PhaseLog]) -> tuple[list[CaseResult], Any]:

@@ -186,7 +186,11 @@ class EventTimer:
         self._cp.cuda.runtime.memsetAsync(buf.data.ptr, self._flush_value, buf.nbytes, 0)
 
     def shield(self) -> None:
-        self._spin((1,), (1,), (self._cp.int64(self._shield_cycles),))
+        self.spin(self._shield_cycles)
+
+    def spin(self, cycles: int) -> None:
+        """One thread spinning ``cycles`` SM cycles, touching no memory."""
+        self._spin((1,), (1,), (self._cp.int64(cycles),))
 
     def _sample(
         self, fn: Callable[[], Any], cold: bool, strict: bool, events: tuple[Any, Any, Any]

@@ -59,6 +59,9 @@ class Worker:
 
         info = devices.device_info()
         timer = None
+        if self.job["phase"] == "probe":
+            self._probe(info)
+            return
         if self.job["phase"] == "time":
             timer = EventTimer(warmup_s=self.job.get("warmup_s", 0.1))
             info["sync_gap_s"] = timer.calibrate()
@@ -73,6 +76,31 @@ class Worker:
         if timer is not None and self.job.get("ceilings") and not self.poisoned:
             self.send(copy_bandwidth(timer))
         self.send({"type": "done"})
+
+    def _probe(self, info: dict[str, Any]) -> None:
+        """What a cached reference run must still find (grader.reference_cache): the device,
+        its copy bandwidth (memory clock, and what else shares the memory) and the time of a
+        fixed number of SM cycles (the SM clock the compute-bound labs run at)."""
+        timer = EventTimer(warmup_s=0.1)
+        info["sync_gap_s"] = timer.calibrate()
+        self.send({"type": "hello", "process": "worker", "device": info, "pid": os.getpid()})
+        self.send(copy_bandwidth(timer))
+        self.send(spin_clock(timer))
+        self.send({"type": "done"})
+
+
+def spin_clock(timer: EventTimer) -> dict[str, Any]:
+    """The SM clock as it runs now: a spin of a fixed count of cycles, timed with events."""
+    from grader.timing import StopRule
+
+    cycles = 2_000_000  # about 1 ms at the H200's 1.98 GHz
+    stats = timer.measure(lambda: timer.spin(cycles), StopRule(max_samples=50), cold=False)
+    return {
+        "type": "ceiling",
+        "name": "sm_clock",
+        "hz": cycles / stats.median_s,
+        "stats": stats.to_dict(),
+    }
 
 
 def read_payload(data: bytes) -> dict[str, Any]:

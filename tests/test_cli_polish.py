@@ -142,3 +142,25 @@ def test_the_report_names_why_points_were_not_measured_on_a_gpu():
         ],
     )
     assert "40 points not measured: needs &gt;= 2 GPUs)" in render_html(result)
+
+
+@pytest.mark.skipif(not probe.no_driver(), reason="this machine has an NVIDIA driver")
+@pytest.mark.parametrize("command", ["run", "grade", "selftest"])
+def test_gpu_mode_without_a_driver_says_so_and_leaves_the_last_report(
+    tmp_path: Path, command: str
+) -> None:
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "lab0.html").write_text("the last report")
+    args = {
+        "run": ["run", "lab0", "--out", str(out)],
+        "grade": ["grade", "lab0", str(LAB.solution_path), "--out", str(out)],
+        "selftest": ["selftest", "lab0", "--out", str(out)],
+    }[command]
+    result = CliRunner().invoke(main, [*args, "--mode", "gpu"])
+    assert result.exit_code == 1, result.output
+    assert "--mode gpu needs an NVIDIA GPU" in result.output
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )
+    assert (out / "lab0.html").read_text() == "the last report"

@@ -420,3 +420,35 @@ def test_files_in_one_folder_see_only_themselves(tmp_path: Path) -> None:
     result = _grader(hide=[folder.parent]).grade(folder / "zed.py")
     assert result.points == 60, result.headline
     assert _said(result, "SEEN") == "['zed.py']"
+
+
+def test_the_workers_kernel_cache_is_writable_by_the_worker_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grader's worker keeps CuPy's compiled kernels between runs; a submission's process
+    sees that folder read-only, so nothing it wrote could ever be loaded by a worker."""
+    cache = tmp_path / "cache" / "worker-cupy"
+    monkeypatch.setenv("CWB_CACHE_DIR", str(tmp_path / "cache"))
+    job = {"lab": "lab0", "phase": "check", "tasks": [], "submission": str(LAB.solution_path)}
+    touch = ["/bin/sh", "-c", 'touch "$CUPY_CACHE_DIR/written" 2>/dev/null; exec "$0" "$@"']
+    outcome = run_child(
+        job,
+        timeout_s=60,
+        sandbox=Sandbox(bwrap=bubblewrap(), compile_cache=cache),
+        extra_env={"NUMBA_ENABLE_CUDASIM": "1"},
+        wrapper=touch,
+        visible=[LAB.solution_path.parent],
+    )
+    assert outcome.first("done") is not None, outcome.stderr
+    assert (cache / "written").is_file()
+    (cache / "written").unlink()
+    attack = f"""
+try:
+    open({str(cache / "planted")!r}, "w").write("x")
+    print("PLANTED=yes", flush=True)
+except OSError:
+    print("PLANTED=no", flush=True)
+"""
+    result = _grader().grade(_submission(tmp_path, "cacher", attack))
+    assert _said(result, "PLANTED") == "no" and result.points == 60, result.headline
+    assert not (cache / "planted").exists()
