@@ -169,7 +169,10 @@ class MeasureKind(Kind):
                 series.insert(0, ("yours", batches, [t * 1e3 for t in mine["times_ms"]], STUDENT))
             title = "Roofline sweep: time per matmul against the batch"
             if sweep.get("knee") and sweep.get("predicted"):
-                title += f" (knee {sweep['knee']:.0f}, predicted {sweep['predicted']:.0f})"
+                title += f" (knee {sweep['knee']:.0f}, predicted {sweep['predicted']:.0f}"
+                if sweep.get("predicted_from_copy"):
+                    title += f"; from the device copy {sweep['predicted_from_copy']:.0f}"
+                title += ")"
             drawn.append(line_chart(series, "batch b", "microseconds per call", title))
         return drawn
 
