@@ -176,7 +176,7 @@ class Grader:
             "allow_processes",
             any(kind_of(t).starts_processes for t in self.lab.tasks if t.name in names),
         )
-        references = {ROOT / "reference", self.lab.reference_folder.resolve()}
+        references = submission_files.reference_folders(self.lab)
         show = submission_files.is_ours(self.lab, submission) or (
             worker and bool(job.get("reference"))
         )
@@ -184,10 +184,10 @@ class Grader:
             bwrap=self.bwrap,
             hide=[*self.options.hide, *([] if show else sorted(references))],
             show_reference=show,
-            # CuPy's own kernels (fills, reductions) and the CUDA C the worker compiles take
-            # ~0.4 s each to build with NVRTC (40 of them, 14 s, in lab 3's check on an H200):
-            # the worker keeps them between runs. Only with the sandbox, which keeps every
-            # submission's process from writing there.
+            # CuPy's own kernels (fills, reductions) take ~0.4 s each to build with NVRTC (35
+            # of them, 14 s, in lab 3's check on an H200): the worker keeps them between runs.
+            # Only with the sandbox, which keeps every submission's process from writing there.
+            # (A student's CUDA C is compiled by kernels/build.py, which keeps nothing on disk.)
             compile_cache=grader_cache() / "worker-cupy" if worker and self.bwrap else None,
         )
         return run_child(
@@ -406,7 +406,6 @@ class Grader:
         # does not cost part B its speed points. Cheating or interference stops everything.
         timeable = self._timeable(cases, failure)
         if measured and timeable:
-            clock = time.monotonic()
             fresh = self._reference is None
             reference = self.reference()
             if fresh:  # a batch times the reference once, for its first submission

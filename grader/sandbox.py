@@ -452,7 +452,8 @@ def _widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, set_pipe_size, 1 << 20)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL to the process group ``proc`` leads (started with ``start_new_session``)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -595,15 +596,15 @@ def run_child(
                 break
         selector.close()
         if timed_out or output_limited or limit_hit or reader.error:
-            _kill_group(proc)
+            kill_group(proc)
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_group(proc)
+            kill_group(proc)
             proc.wait()
     finally:
-        _kill_group(proc)  # whatever the child left in its group
+        kill_group(proc)  # whatever the child left in its group
         if proc.poll() is None:
             proc.kill()
             proc.wait()

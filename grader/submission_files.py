@@ -17,10 +17,15 @@ from grader.spec import ROOT, Lab
 MAX_FILES = 10_000  # in a submission's folder: more is not a submission
 
 
+def reference_folders(lab: Lab) -> set[Path]:
+    """Where the grader's own solutions and fixtures lie: the project's ``reference/`` and the
+    lab's reference folder (a course's lab from ``CWB_LABS`` keeps its own elsewhere)."""
+    return {ROOT / "reference", lab.reference_folder.resolve()}
+
+
 def is_ours(lab: Lab, submission: Path) -> bool:
     """A file of the grader's own (a reference solution or a known-wrong fixture)."""
-    folders = {ROOT / "reference", lab.reference_folder.resolve()}
-    return any(submission.is_relative_to(folder) for folder in folders)
+    return any(submission.is_relative_to(folder) for folder in reference_folders(lab))
 
 
 def seen(lab: Lab, submission: Path) -> list[Path]:

@@ -29,7 +29,7 @@ from grader.channel import FrameReader, FrameWriter
 from grader.kinds import kind_of
 from grader.selfprofile import run_profiled
 from grader.spec import Lab
-from grader.timing import EventTimer
+from grader.timing import EventTimer, StopRule
 
 INBOUND_TOKEN = bytes(16)  # the parent writes the payload; no submission process can reach it
 
@@ -91,8 +91,6 @@ class Worker:
 
 def spin_clock(timer: EventTimer) -> dict[str, Any]:
     """The SM clock as it runs now: a spin of a fixed count of cycles, timed with events."""
-    from grader.timing import StopRule
-
     cycles = 2_000_000  # about 1 ms at the H200's 1.98 GHz
     stats = timer.measure(lambda: timer.spin(cycles), StopRule(max_samples=50), cold=False)
     return {

@@ -13,6 +13,8 @@ import resource
 import shutil
 from pathlib import Path
 
+import pytest
+
 import labs
 from grader.runner import Grader, Options
 from grader.spec import ROOT
@@ -194,31 +196,24 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@pytest.mark.parametrize(
+    "per_key, count, said",
+    [
+        # ~1 MB headers of "{}, " (18 MB of objects each): 250 of them took the parent to 4.5 GiB.
+        pytest.param(85_000, 250, "values", id="one-header-over-the-cap"),
+        # Each header just under the per-header cap: 3 000 of them took the parent to 9.4 GiB.
+        pytest.param(33_000, 3_000, "values in all", id="many-headers-over-the-process-total"),
+    ],
+)
 def test_headers_of_many_values_are_stopped_before_they_fill_the_graders_memory(
-    tmp_path: Path,
+    tmp_path: Path, per_key: int, count: int, said: str
 ) -> None:
-    # ~1 MB headers of "{}, " (18 MB of objects each): 250 of them took the parent to 4.5 GiB.
-    sends = """
-    blob = {"type": "junk", **{k: [{}] * 85_000 for k in "abc"}}
-    for _ in range(250):
+    sends = f"""
+    blob = {{"type": "junk", **{{k: [{{}}] * {per_key} for k in "abc"}}}}
+    for _ in range({count}):
         h.send(blob)"""
     before = _peak_mib()
     result = _grade("lab0", _lab0(tmp_path, sends))
     _zeroed_for_review(result, "channel")
-    assert "values" in result.failure.message
-    assert _peak_mib() - before < 500
-
-
-def test_many_headers_each_under_the_cap_are_stopped_by_the_process_total(
-    tmp_path: Path,
-) -> None:
-    # Each header just under the per-header cap: 3 000 of them took the parent to 9.4 GiB.
-    sends = """
-    blob = {"type": "junk", **{k: [{}] * 33_000 for k in "abc"}}
-    for _ in range(3_000):
-        h.send(blob)"""
-    before = _peak_mib()
-    result = _grade("lab0", _lab0(tmp_path, sends))
-    _zeroed_for_review(result, "channel")
-    assert "values in all" in result.failure.message
+    assert said in result.failure.message
     assert _peak_mib() - before < 500

@@ -17,8 +17,6 @@ evidence of honest mistakes, not proof against a forger (the handout says so).
 from __future__ import annotations
 
 import importlib
-import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -31,6 +29,7 @@ from grader.channel import Frame
 from grader.check import CaseResult, call_result
 from grader.kinds.base import ChildHarness, Kind, ScoreContext, Scored
 from grader.probe import gpu_count
+from grader.sandbox import kill_group
 from grader.spec import ROOT, DistributedTask
 
 MAX_FILE_BYTES = 64 << 20  # one rank's archive
@@ -181,8 +180,5 @@ KIND = DistributedKind()
 def _stop(proc: subprocess.Popen) -> None:
     """End a launcher and its ranks (its own session) if it is still running."""
     if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            proc.kill()
+        kill_group(proc)
         proc.wait()

@@ -25,23 +25,16 @@ REVIEW_SPEEDUP = 10.0  # a speedup above this is flagged for a human
 
 
 def input_sets(task: Any, params: dict[str, Any], seeds: list[int]) -> list[dict[str, Any]]:
-    """One input set per seed, made side by side: each has its own generator (so the sets are
-    the same whatever the order), and numpy's generators and array maths release the GIL. At
-    2^27 elements, one set of lab 0 took 1.8 s of one core on the H200's host; three in a row
-    were most of a timing process's 28 s (CWB_PROFILE, 2026-12-01)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def make(seed: int) -> dict[str, Any]:
-        return task.make_inputs(params, np.random.default_rng(seed))
-
-    if len(seeds) < 2:
-        return [make(seed) for seed in seeds]
-    with ThreadPoolExecutor(max_workers=len(seeds)) as pool:
-        return list(pool.map(make, seeds))
+    """One input set per seed, made side by side (:func:`parallel_map`): each has its own
+    generator, so the sets are the same whatever the order. At 2^27 elements, one set of lab 0
+    took 1.8 s of one core on the H200's host; three in a row were most of a timing process's
+    28 s (CWB_PROFILE, 2026-12-01)."""
+    return parallel_map(lambda seed: task.make_inputs(params, np.random.default_rng(seed)), seeds)
 
 
 def parallel_map(fn: Any, items: list[Any]) -> list[Any]:
-    """``[fn(x) for x in items]``, side by side (numpy maths on large arrays releases the GIL)."""
+    """``[fn(x) for x in items]``, side by side (numpy's generators and its maths on large
+    arrays release the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     if len(items) < 2:
